@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE protocol layer: decode and validate one request, dispatch it to a struct fs, encode the reply.
+ * The only module that sees the wire structs of linux/fuse.h. Transport-agnostic: /dev/fuse and virtio-fs
+ * both hand it a request as readable iovecs and the room for the reply as writable iovecs.
+ *
+ * Thread-safe: any number of transport threads may call proto_handle() on one session at once.
+ */
+#pragma once
+
+#include <boxshare/fs.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct proto_session;
+
+struct proto_opts {
+	uint32_t max_write;       /* largest WRITE payload we accept (and announce at INIT) */
+	uint32_t max_pages;       /* 0: derive from max_write */
+	bool writeback;           /* grant the writeback cache if the client offers it (and the fs keeps it) */
+	bool posix_acl;           /* grant POSIX ACLs if offered */
+	bool announce_submounts;  /* grant FUSE_SUBMOUNTS if offered (virtio-fs; /dev/fuse never offers it) */
+	bool virtio;              /* the transport is virtio-fs: no notifications, INIT arrives first too */
+};
+
+/* How the protocol layer reaches back into the transport (notifications to the client). */
+struct proto_transport {
+	/* Send an unsolicited message (unique == 0) to the client; 0 or -errno. NULL: cannot notify. */
+	int (*send_notify)(void *data, const struct iovec *iov, int cnt);
+	void *data;
+};
+
+/* The session takes ownership of fs (freed by proto_session_free). */
+int proto_session_new(struct fs *fs, const struct proto_opts *opts, const struct proto_transport *t,
+		      struct proto_session **ret);
+void proto_session_free(struct proto_session *s);
+
+/*
+ * Handle one request.
+ *   in/in_cnt:   the request as the client sent it (header and arguments). The bytes may live in memory the
+ *                client can change while we run (guest RAM): proto copies header and arguments before it
+ *                validates them, and reads a WRITE payload only once.
+ *   out/out_cnt: where the reply goes (header first). The total room must be at least
+ *                proto_reply_room(s) for a READ of max size to fit.
+ * Returns the reply length written into out (> 0), 0 when the request takes no reply (FORGET, BATCH_FORGET,
+ * INTERRUPT, or a malformed request that the protocol says to drop), or -errno if the out room is too small for
+ * even an error header (a transport bug).
+ */
+ssize_t proto_handle(struct proto_session *s, const struct iovec *in, int in_cnt, const struct iovec *out,
+		     int out_cnt);
+
+/* The largest reply: sizeof(struct fuse_out_header) + max(max_write, max read reply, a full dir buffer). */
+size_t proto_reply_room(const struct proto_session *s);
+/* The largest request the transport should accept: header + arguments + max_write. */
+size_t proto_request_room(const struct proto_session *s);
+/* True once DESTROY was handled (the transport should stop), or INIT failed fatally. */
+bool proto_session_done(const struct proto_session *s);
+/* The INIT the client sent has been answered and the session serves requests. */
+bool proto_session_ready(const struct proto_session *s);
