@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process security of a container's process: capabilities (bounding, effective, permitted, inheritable,
+ * ambient), rlimits, no_new_privs and a seccomp filter (libseccomp), parsed from config.json's "process"
+ * and "linux.seccomp" and applied in the container's init right before exec, in runc's order:
+ *
+ *   rlimits -> [no_new_privs] -> seccomp if !no_new_privs (loading it then still needs CAP_SYS_ADMIN)
+ *           -> bounding set -> capset (permitted/effective/inheritable) -> ambient
+ *           -> seccomp if no_new_privs (as late as possible: fewest syscalls run under it)
+ *
+ * Everything is validated and the seccomp filter is built in the runtime (sec_config_parse), so a bad
+ * profile is refused with a clear message before any process exists; the init only loads what was built.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+
+#include "runtime/rterr.h"
+
+struct json_object;
+struct hook_list;
+
+struct sec_rlimit {
+	int resource;
+	struct rlimit lim;
+};
+
+struct sec_config {
+	bool has_caps;
+	uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+	struct sec_rlimit *rlimits;
+	size_t n_rlimits;
+	bool no_new_privs;
+	bool has_oom_score_adj;
+	int oom_score_adj;
+	void *seccomp; /* scmp_filter_ctx, NULL without linux.seccomp */
+};
+
+/* Parse process.capabilities, process.rlimits, process.noNewPrivileges, process.oomScoreAdj and, when
+ * `linux` is non-NULL, linux.seccomp. `process` is config.json's "process" object (or an exec --process
+ * file). Returns 0 or -errno with err naming the field. */
+int sec_config_parse(struct json_object *process, struct json_object *linux, struct sec_config *ret,
+		     struct rt_err *err);
+void sec_config_free(struct sec_config *c);
+
+/* In the container's init (or an exec'd process), right before execve. On failure the caller must not exec. */
+int sec_apply(const struct sec_config *c, struct rt_err *err);
+
+/* The "linux.capabilities" and "linux.seccomp" members of the features JSON. */
+int sec_features(struct json_object *linux);
+
+/*
+ * The one call that container.c makes right before exec (its marked hook point). It does, in the init, what
+ * the OCI runtime commands prepared before container_create(): the console (process.terminal with
+ * --console-socket), the startContainer hooks, then sec_apply(). A plain `run` that prepared nothing gets 0.
+ */
+struct sec_init_ctx {
+	const struct sec_config *sec;
+	int console_socket;      /* connected unix socket to send the pty master on, or -1 */
+	unsigned short cons_rows, cons_cols;
+	const struct hook_list *start_hooks; /* startContainer hooks, or NULL */
+	const char *state_json;  /* state on the hooks' stdin */
+	int report_fd;           /* where to write an error message for the runtime, or -1 */
+};
+void security_set_init_ctx(const struct sec_init_ctx *ctx);
+int security_apply_init(void);

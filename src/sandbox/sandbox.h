@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server confines itself (both transports): namespaces or chroot, seccomp, capabilities, RLIMIT_NOFILE.
+ * Called by `boxshare serve` after every host resource it needs is open (share fds, the /proc fd, /dev/fuse or
+ * the vhost-user socket) and before the first request from the client is read.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum sandbox_mode {
+	SANDBOX_NAMESPACE, /* new mount, pid and net namespaces; host mounts rslave; pivot_root into an empty root */
+	SANDBOX_CHROOT,    /* chroot into an empty directory (no namespaces: for hosts that forbid unshare) */
+	SANDBOX_NONE,
+};
+
+enum sandbox_seccomp {
+	SANDBOX_SECCOMP_KILL, /* a syscall outside the allowlist kills the process */
+	SANDBOX_SECCOMP_LOG,  /* ... is logged by the kernel and allowed */
+	SANDBOX_SECCOMP_NONE,
+};
+
+struct sandbox_opts {
+	enum sandbox_mode mode;
+	enum sandbox_seccomp seccomp;
+	uint64_t nofile;          /* RLIMIT_NOFILE wanted: raised up to the hard limit (no CAP_SYS_RESOURCE) */
+	bool keep_chown;          /* keep CAP_CHOWN/CAP_FOWNER/CAP_FSETID/CAP_SETFCAP/CAP_MKNOD... (a rw share) */
+	/* Runs in the supervisor (outside the sandbox) after the confined server exited, e.g. to unmount the
+	 * /dev/fuse mount point. May be NULL. */
+	void (*supervisor_cleanup)(void *data);
+	void *data;
+};
+
+/*
+ * Enter the sandbox. SANDBOX_NAMESPACE forks: the child is the confined server and gets 0 back; the parent
+ * stays outside as supervisor, forwards SIGINT/SIGTERM/SIGHUP to the child, waits for it, runs
+ * supervisor_cleanup and exits with the child's status (it never returns). Other modes do not fork.
+ * Returns 0 in the server, -errno on failure (nothing confined then: the caller must exit).
+ */
+int sandbox_enter(const struct sandbox_opts *o);
+
+/* Parse the --sandbox and --seccomp values; -EINVAL if unknown. */
+int sandbox_mode_parse(const char *s, enum sandbox_mode *ret);
+int sandbox_seccomp_parse(const char *s, enum sandbox_seccomp *ret);
