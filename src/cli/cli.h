@@ -11,6 +11,7 @@ struct cli_global {
 	bool log_json;          /* --log-format json */
 	bool debug;             /* --debug */
 	bool systemd_cgroup;    /* --systemd-cgroup */
+	bool cgroups_disabled;  /* --cgroup-manager disabled (crun's flag, which podman passes) */
 };
 
 /* Exit statuses: 0 ok, 1 the operation failed, 2 bad usage (flags, arguments, configuration). */

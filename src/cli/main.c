@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/log-file.h"
 #include "config.h"
 #include "util/log.h"
 #include "util/macros.h"
@@ -58,7 +59,8 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	struct cli_global g = { .root = "/run/boxshare" };
-	enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_VERSION, OPT_HELP };
+	enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_VERSION, OPT_HELP,
+	       OPT_CGROUP_MANAGER };
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "log", required_argument, NULL, OPT_LOG },
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
 		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "cgroup-manager", required_argument, NULL, OPT_CGROUP_MANAGER }, /* crun's; podman passes it */
 		{}
 	};
 	int c;
@@ -94,6 +97,16 @@ int main(int argc, char **argv)
 		case OPT_SYSTEMD_CGROUP:
 			g.systemd_cgroup = true;
 			break;
+		case OPT_CGROUP_MANAGER:
+			if (strcmp(optarg, "disabled") == 0)
+				g.cgroups_disabled = true;
+			else if (strcmp(optarg, "systemd") == 0)
+				g.systemd_cgroup = true;
+			else if (strcmp(optarg, "cgroupfs") != 0) {
+				cli_error("--cgroup-manager: '%s' is not cgroupfs, systemd or disabled", optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
 		case OPT_VERSION:
 			printf("boxshare version %s\nspec: %s\n", BOXSHARE_VERSION, OCI_SPEC_VERSION);
 			return 0;
@@ -105,6 +118,10 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return CLI_EXIT_USAGE;
 		}
+	}
+	if (cli_log_open(&g) < 0) {
+		cli_error("--log %s: cannot open it: %m", g.log_file);
+		return CLI_EXIT_USAGE;
 	}
 	if (optind >= argc) {
 		usage(stderr);

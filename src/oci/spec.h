@@ -103,7 +103,7 @@ struct oci_spec {
 	struct oci_process process;
 	struct oci_mount *mounts;
 	size_t n_mounts;
-	struct oci_linux linux;
+	struct oci_linux lnx; /* "linux" (a predefined macro in GNU C) */
 	struct json_object *hooks;       /* borrowed from json, or NULL */
 	struct json_object *annotations; /* borrowed from json, or NULL */
 	struct json_object *json;        /* the whole document, owned */

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <boxshare/fs.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,7 +24,12 @@ struct proto_opts {
 	bool posix_acl;           /* grant POSIX ACLs if offered */
 	bool announce_submounts;  /* grant FUSE_SUBMOUNTS if offered (virtio-fs; /dev/fuse never offers it) */
 	bool virtio;              /* the transport is virtio-fs: no notifications, INIT arrives first too */
+	bool borrow_fs;           /* the session does not own fs (vhost-user: one fs, a session per connection) */
 };
+
+/* max_write when proto_opts.max_write is 0, and the most the kernel can use (256 pages of 4 KiB). */
+#define PROTO_DEFAULT_MAX_WRITE (1u << 20)
+#define PROTO_MAX_MAX_WRITE (1u << 20)
 
 /* How the protocol layer reaches back into the transport (notifications to the client). */
 struct proto_transport {
@@ -32,7 +38,17 @@ struct proto_transport {
 	void *data;
 };
 
-/* The session takes ownership of fs (freed by proto_session_free). */
+/*
+ * The signal proto sends a worker thread to wake it from a lock wait when the client interrupts the request
+ * (its handler is empty and installed without SA_RESTART, by proto_session_new or proto_signal_init). SIGURG:
+ * ignored by default, so a stray one harms nothing. A transport may send it to its own threads to wake them
+ * from a blocking read. A seccomp filter must allow tgkill and rt_sigreturn.
+ */
+#define PROTO_INTR_SIGNAL SIGURG
+void proto_signal_init(void);
+
+/* The session takes ownership of fs (freed by proto_session_free) unless opts->borrow_fs. A session that is
+ * freed after INIT without having seen DESTROY calls fs->destroy first (the client went away). */
 int proto_session_new(struct fs *fs, const struct proto_opts *opts, const struct proto_transport *t,
 		      struct proto_session **ret);
 void proto_session_free(struct proto_session *s);

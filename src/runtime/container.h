@@ -25,13 +25,22 @@
 #include "boxshare/mount.h"
 #include "oci/spec.h"
 
+struct container_error;
+
 struct container_opts {
 	int bundle_fd;        /* the bundle dir: root.path and relative bind sources are resolved against it */
 	unsigned mount_flags; /* BXM_LEGACY to force mount(2) */
 	int exec_fifo_fd;     /* -1, or an O_PATH fd of a FIFO; see above. Not closed. */
-	/* Fds the init keeps besides 0, 1, 2 (e.g. a console socket, LISTEN_FDS); the caller owns them. */
+	/* Fds the init keeps besides 0, 1, 2 (e.g. a console socket, LISTEN_FDS); the caller owns them. Every
+	 * other fd is closed at exec; these are left as they are (one opened O_CLOEXEC still closes then). */
 	const int *keep_fds;
 	size_t n_keep_fds;
+	/* Optional: called in the runtime once the init exists (uid/gid maps written) and before it sets up
+	 * anything, e.g. to put it into its cgroup: the init makes its cgroup namespace only after this, so
+	 * that namespace and a cgroup2 mount of the spec are rooted at the container's own cgroup. A negative
+	 * return aborts the create (the init is killed); fill e->msg to say why. */
+	int (*prepare)(pid_t pid, void *userdata, struct container_error *e);
+	void *userdata;
 };
 
 /* Why container_create() or container_start() failed, for the CLI's message. */

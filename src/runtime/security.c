@@ -4,7 +4,10 @@
 #include "runtime/security.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <unistd.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +16,7 @@
 
 #include "runtime/console.h"
 #include "runtime/hooks.h"
-#include "runtime/seccomp.h"
+#include "runtime/scmp.h"
 #include "util/log.h"
 
 static const struct {
@@ -133,7 +136,7 @@ static int parse_rlimits(json_object *arr, struct sec_config *c, struct rt_err *
 	return 0;
 }
 
-int sec_config_parse(json_object *process, json_object *linux, struct sec_config *c, struct rt_err *err)
+int sec_config_parse(json_object *process, json_object *lnx, struct sec_config *c, struct rt_err *err)
 {
 	*c = (struct sec_config){};
 	int r = 0;
@@ -188,7 +191,7 @@ int sec_config_parse(json_object *process, json_object *linux, struct sec_config
 		c->has_oom_score_adj = true;
 		c->oom_score_adj = (int)o;
 	}
-	if (linux && json_object_object_get_ex(linux, "seccomp", &v) && v &&
+	if (lnx && json_object_object_get_ex(lnx, "seccomp", &v) && v &&
 	    (r = scmp_profile_build(v, c->no_new_privs, &c->seccomp, err)) < 0)
 		goto fail;
 	return 0;
@@ -215,15 +218,22 @@ static int write_oom_score_adj(int v)
 	return write(fd, buf, (size_t)n) == n ? 0 : -errno;
 }
 
-static int apply_caps(const struct sec_config *c, struct rt_err *err)
+static int apply_bounding(const struct sec_config *c, struct rt_err *err)
 {
 	int last = cap_max_bits();
 	for (int i = 0; i < last && i < 64; i++) {
 		if (c->cap_bounding & (1ULL << i))
 			continue;
 		if (cap_drop_bound(i) < 0 && errno != EINVAL)
-			return rt_err_set(err, errno, "capabilities: dropping %d from the bounding set: %m", i);
+			return rt_err_set(err, errno, "capabilities: dropping %d from the bounding set: %m%s", i,
+					  errno == EPERM ? " (CAP_SETPCAP is gone: was the user switched first?)" : "");
 	}
+	return 0;
+}
+
+static int apply_sets(const struct sec_config *c, struct rt_err *err)
+{
+	int last = cap_max_bits();
 	cap_t caps = cap_init();
 	if (!caps)
 		return -ENOMEM;
@@ -237,11 +247,16 @@ static int apply_caps(const struct sec_config *c, struct rt_err *err)
 		if (r == 0 && (c->cap_inheritable & (1ULL << i)))
 			r = cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_SET);
 	}
-	if (r == 0 && cap_set_proc(caps) < 0)
+	if (r < 0) {
+		cap_free(caps);
+		return rt_err_set(err, EINVAL, "capabilities: building the sets failed");
+	}
+	if (cap_set_proc(caps) < 0) {
 		r = rt_err_set(err, errno, "capabilities: capset: %m");
+		cap_free(caps);
+		return r;
+	}
 	cap_free(caps);
-	if (r < 0)
-		return r < -1 ? r : -EINVAL;
 	if (cap_reset_ambient() < 0 && errno != EINVAL)
 		return rt_err_set(err, errno, "capabilities: clearing the ambient set: %m");
 	for (int i = 0; i < last && i < 64; i++)
@@ -250,7 +265,15 @@ static int apply_caps(const struct sec_config *c, struct rt_err *err)
 	return 0;
 }
 
-int sec_apply(const struct sec_config *c, struct rt_err *err)
+static int load_seccomp(const struct sec_config *c, struct rt_err *err)
+{
+	int r = seccomp_load(c->seccomp);
+	if (r < 0)
+		return rt_err_set(err, r, "linux.seccomp: loading the filter: %s", strerror(-r));
+	return 0;
+}
+
+int sec_apply_pre_user(const struct sec_config *c, struct rt_err *err)
 {
 	for (size_t i = 0; i < c->n_rlimits; i++) {
 		if (setrlimit(c->rlimits[i].resource, &c->rlimits[i].lim) < 0) {
@@ -271,23 +294,41 @@ int sec_apply(const struct sec_config *c, struct rt_err *err)
 	}
 	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return rt_err_set(err, errno, "process.noNewPrivileges: prctl: %m");
-	/* without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it before dropping capabilities */
+	/* without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the user switch and cap drop */
 	if (c->seccomp && !c->no_new_privs) {
-		int r = seccomp_load(c->seccomp);
-		if (r < 0)
-			return rt_err_set(err, r, "linux.seccomp: loading the filter: %s", strerror(-r));
-	}
-	if (c->has_caps) {
-		int r = apply_caps(c, err);
+		int r = load_seccomp(c, err);
 		if (r < 0)
 			return r;
 	}
-	if (c->seccomp && c->no_new_privs) {
-		int r = seccomp_load(c->seccomp);
+	if (c->has_caps) {
+		int r = apply_bounding(c, err);
 		if (r < 0)
-			return rt_err_set(err, r, "linux.seccomp: loading the filter: %s", strerror(-r));
+			return r;
+		/* keep the permitted set across setuid, so that apply_sets can still give what the spec asks */
+		if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+			return rt_err_set(err, errno, "capabilities: PR_SET_KEEPCAPS: %m");
 	}
 	return 0;
+}
+
+int sec_apply_post_user(const struct sec_config *c, struct rt_err *err)
+{
+	if (c->has_caps) {
+		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+		int r = apply_sets(c, err);
+		if (r < 0)
+			return r;
+	}
+	/* with no_new_privs, as late as possible: the fewest syscalls run under the filter */
+	if (c->seccomp && c->no_new_privs)
+		return load_seccomp(c, err);
+	return 0;
+}
+
+int sec_apply(const struct sec_config *c, struct rt_err *err)
+{
+	int r = sec_apply_pre_user(c, err);
+	return r < 0 ? r : sec_apply_post_user(c, err);
 }
 
 static int add_string(json_object *arr, const char *s)
@@ -300,7 +341,7 @@ static int add_string(json_object *arr, const char *s)
 	return 0;
 }
 
-int sec_features(json_object *linux)
+int sec_features(json_object *lnx)
 {
 	json_object *caps = json_object_new_array();
 	if (!caps)
@@ -321,8 +362,8 @@ int sec_features(json_object *linux)
 			return -ENOMEM;
 		}
 	}
-	json_object_object_add(linux, "capabilities", caps);
-	return scmp_features(linux);
+	json_object_object_add(lnx, "capabilities", caps);
+	return scmp_features(lnx);
 }
 
 /* --- the init's side ------------------------------------------------------------------------------------ */
@@ -339,9 +380,67 @@ static void report(const struct sec_init_ctx *ctx, const struct rt_err *err)
 	if (ctx->report_fd < 0)
 		return;
 	size_t n = strnlen(err->msg, sizeof(err->msg));
-	/* one write: the runtime reads one message; nothing to do if it is gone */
-	if (write(ctx->report_fd, err->msg, n) < 0)
+	/* one write, atomic for a fifo below PIPE_BUF: the runtime reads one message */
+	if (write(ctx->report_fd, err->msg, MIN(n, (size_t)PIPE_BUF)) < 0)
 		log_debug("init: reporting '%s' failed: %m", err->msg);
+}
+
+/* execvp's lookup, done ahead so that "not found" is a message of start rather than a silent exit 127. */
+static int lookup_exe(const char *exe, char *const *env, struct rt_err *err)
+{
+	if (!exe || !*exe)
+		return rt_err_set(err, EINVAL, "process.args: empty, nothing to execute");
+	if (strchr(exe, '/')) {
+		if (access(exe, X_OK) < 0)
+			return rt_err_set(err, errno, "exec: '%.200s': %m", exe);
+		return 0;
+	}
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], "PATH=", 5) == 0)
+			path = env[i] + 5;
+	size_t elen = strlen(exe);
+	for (const char *p = path;;) {
+		size_t n = strcspn(p, ":");
+		char buf[PATH_MAX];
+		if (n + 1 + elen < sizeof(buf)) {
+			snprintf(buf, sizeof(buf), "%.*s%s%s", (int)n, n ? p : ".", "/", exe);
+			if (access(buf, X_OK) == 0)
+				return 0;
+		}
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	return rt_err_set(err, ENOENT, "exec: '%.200s': executable file not found in $PATH", exe);
+}
+
+static char *read_all(int fd)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len + 1 == cap) {
+			if (cap >= (1u << 20))
+				break;
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (buf)
+		buf[len] = 0;
+	return buf;
 }
 
 int security_apply_init(void)
@@ -351,17 +450,40 @@ int security_apply_init(void)
 		return 0;
 	struct rt_err err = { "" };
 	int r = 0;
+	/* whatever container.c did with them, none of our fds may reach the container's process */
+	if (ctx->report_fd >= 0)
+		fcntl(ctx->report_fd, F_SETFD, FD_CLOEXEC);
 	if (ctx->console_socket >= 0) {
 		r = console_setup_init(ctx->console_socket, ctx->cons_rows, ctx->cons_cols, &err);
+		close(ctx->console_socket);
 		if (r < 0)
 			goto fail;
 	}
-	if (ctx->start_hooks) {
-		r = hooks_run(ctx->start_hooks, "startContainer", ctx->state_json, &err);
+	if (ctx->start_hooks && ctx->start_hooks->n) {
+		_cleanup_free_ char *state = ctx->state_fd >= 0 ? read_all(ctx->state_fd) : NULL;
+		r = hooks_run(ctx->start_hooks, "startContainer", state ? state : "{}", &err);
+		if (r < 0)
+			goto fail;
+	}
+	if (ctx->state_fd >= 0)
+		close(ctx->state_fd);
+	if (ctx->exe) {
+		r = lookup_exe(ctx->exe, ctx->env, &err);
 		if (r < 0)
 			goto fail;
 	}
 	if (ctx->sec) {
+		/* container-init.c switched to process.user before this point: what needs root must fail loudly
+		 * here rather than be skipped (the bounding set and a seccomp filter without no_new_privs) */
+		bool needs_root = ctx->sec->has_caps || (ctx->sec->seccomp && !ctx->sec->no_new_privs);
+		if (needs_root && geteuid() != 0) {
+			r = rt_err_set(&err, EPERM,
+				       "process.user.uid %u: capabilities and a seccomp filter without noNewPrivileges "
+				       "must be applied before the switch to a non-root user, which this init does first; "
+				       "run as uid 0, or set noNewPrivileges and no capabilities",
+				       (unsigned)geteuid());
+			goto fail;
+		}
 		r = sec_apply(ctx->sec, &err);
 		if (r < 0)
 			goto fail;

@@ -41,15 +41,20 @@ struct sec_config {
 /* Parse process.capabilities, process.rlimits, process.noNewPrivileges, process.oomScoreAdj and, when
  * `linux` is non-NULL, linux.seccomp. `process` is config.json's "process" object (or an exec --process
  * file). Returns 0 or -errno with err naming the field. */
-int sec_config_parse(struct json_object *process, struct json_object *linux, struct sec_config *ret,
+int sec_config_parse(struct json_object *process, struct json_object *lnx, struct sec_config *ret,
 		     struct rt_err *err);
 void sec_config_free(struct sec_config *c);
 
-/* In the container's init (or an exec'd process), right before execve. On failure the caller must not exec. */
+/* In the container's init (or an exec'd process), right before execve. On failure the caller must not exec.
+ * sec_apply_pre_user runs as root before setgroups/setgid/setuid (rlimits, oomScoreAdj, no_new_privs,
+ * seccomp without no_new_privs, bounding set, PR_SET_KEEPCAPS); sec_apply_post_user after it (capability
+ * sets, ambient, seccomp with no_new_privs). sec_apply is both, for a caller whose user is already set. */
+int sec_apply_pre_user(const struct sec_config *c, struct rt_err *err);
+int sec_apply_post_user(const struct sec_config *c, struct rt_err *err);
 int sec_apply(const struct sec_config *c, struct rt_err *err);
 
 /* The "linux.capabilities" and "linux.seccomp" members of the features JSON. */
-int sec_features(struct json_object *linux);
+int sec_features(struct json_object *lnx);
 
 /*
  * The one call that container.c makes right before exec (its marked hook point). It does, in the init, what
@@ -58,11 +63,13 @@ int sec_features(struct json_object *linux);
  */
 struct sec_init_ctx {
 	const struct sec_config *sec;
-	int console_socket;      /* connected unix socket to send the pty master on, or -1 */
+	int console_socket;      /* connected unix socket to send the pty master on, or -1; closed after use */
 	unsigned short cons_rows, cons_cols;
 	const struct hook_list *start_hooks; /* startContainer hooks, or NULL */
-	const char *state_json;  /* state on the hooks' stdin */
-	int report_fd;           /* where to write an error message for the runtime, or -1 */
+	int state_fd;            /* read end of a pipe holding the state JSON for those hooks, or -1 */
+	int report_fd;           /* where to write why the process could not be started, or -1 */
+	const char *exe;         /* process.args[0]: looked up before exec, so a typo is an error of start */
+	char *const *env;        /* process.env, for the PATH of that lookup */
 };
 void security_set_init_ctx(const struct sec_init_ctx *ctx);
 int security_apply_init(void);

@@ -110,6 +110,8 @@ int rts_dir_open(int rootfd, const char *id, int lock_op, int timeout_ms)
 	_cleanup_close_ int fd = open_child_dir(rootfd, id);
 	if (fd < 0)
 		return fd == -ENOTDIR || fd == -ELOOP ? -ENOENT : fd;
+	if (lock_op == 0)
+		return TAKE_FD(fd);
 	int r = lock_fd(fd, lock_op, timeout_ms);
 	if (r < 0)
 		return r;
@@ -160,7 +162,6 @@ int rts_save(int dirfd, const struct rts *s)
 	r = r ?: add_str(o, "bundle", s->bundle ? s->bundle : "");
 	r = r ?: add_annotations(o, s->annotations);
 	r = r ?: add_str(o, "cgroup", s->cgroup ? s->cgroup : "");
-	r = r ?: add_int(o, "cgroupV1", s->cgroup_v1);
 	r = r ?: add_int(o, "pid", s->pid);
 	r = r ?: add_int(o, "startTime", (int64_t)s->start_time);
 	r = r ?: add_int(o, "created", s->created);
@@ -279,11 +280,11 @@ int rts_load(int dirfd, const char *id, struct rts *ret)
 	int r = -EBADMSG;
 	const char *sid = get_str(o, "id"), *bundle = get_str(o, "bundle"), *cg = get_str(o, "cgroup");
 	const char *status = get_str(o, "status");
-	int64_t pid = 0, start = 0, created = 0, started = 0, v1 = 0;
+	int64_t pid = 0, start = 0, created = 0, started = 0;
 	json_object *ann = NULL;
 	if (!sid || strcmp(sid, id) != 0 || !bundle || !cg || !status || !get_int(o, "pid", &pid) ||
 	    !get_int(o, "startTime", &start) || !get_int(o, "created", &created) ||
-	    !get_int(o, "started", &started) || !get_int(o, "cgroupV1", &v1) || pid < 0 || pid > INT32_MAX ||
+	    !get_int(o, "started", &started) || pid < 0 || pid > INT32_MAX ||
 	    start < 0 || !json_object_object_get_ex(o, "annotations", &ann) ||
 	    !json_object_is_type(ann, json_type_object))
 		goto out;
@@ -295,7 +296,6 @@ int rts_load(int dirfd, const char *id, struct rts *ret)
 	ret->bundle = strdup(bundle);
 	ret->annotations = strdup(json_object_to_json_string_ext(ann, JSON_C_TO_STRING_PLAIN));
 	ret->cgroup = cg[0] ? strdup(cg) : NULL;
-	ret->cgroup_v1 = v1 != 0;
 	ret->pid = (pid_t)pid;
 	ret->start_time = (uint64_t)start;
 	ret->created = created;
@@ -394,8 +394,8 @@ char *rts_to_oci_json(const struct rts *s, enum rts_status st)
 	r = r ?: add_str(o, "ociVersion", OCI_SPEC_VERSION);
 	r = r ?: add_str(o, "id", s->id);
 	r = r ?: add_str(o, "status", rts_status_name(st));
-	/* the spec: pid is REQUIRED when status is created or running */
-	if (st == RTS_CREATED || st == RTS_RUNNING)
+	/* the spec: pid is REQUIRED when status is created or running; hooks of "creating" want it too */
+	if (st == RTS_CREATED || st == RTS_RUNNING || (st == RTS_CREATING && s->pid > 0))
 		r = r ?: add_int(o, "pid", s->pid);
 	r = r ?: add_str(o, "bundle", s->bundle ? s->bundle : "");
 	r = r ?: add_annotations(o, s->annotations);
@@ -420,13 +420,12 @@ int rts_dir_remove(int rootfd, const char *id)
 	int fd = open_child_dir(rootfd, id);
 	if (fd < 0)
 		return fd;
-	DIR *d = fdopendir(fd);
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
 	if (!d) {
 		int r = -errno;
 		close(fd);
 		return r;
 	}
-	_cleanup_closedir_ DIR *dd = d;
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)

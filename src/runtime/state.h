@@ -23,8 +23,7 @@ struct rts {
 	char *id;
 	char *bundle;          /* absolute path of the bundle */
 	char *annotations;     /* JSON object text, "{}" when none */
-	char *cgroup;          /* cgroup path as created (relative to the hierarchy roots), NULL if none */
-	bool cgroup_v1;        /* the cgroup lives on the v1 hierarchies (hybrid layout) */
+	char *cgroup;          /* cg_setup()'s record of the container's cgroups, NULL if none */
 	pid_t pid;             /* the container's init, 0 before it exists */
 	uint64_t start_time;   /* /proc/PID/stat field 22, guards against pid reuse */
 	int64_t created;       /* seconds since the epoch */
@@ -40,7 +39,7 @@ int rts_root_open(const char *root);
 
 /* Create ROOT/ID exclusively (-EEXIST if it exists) and return its fd, locked LOCK_EX. */
 int rts_dir_create(int rootfd, const char *id);
-/* Open ROOT/ID (-ENOENT if unknown) and lock it (LOCK_EX or LOCK_SH). timeout_ms < 0 waits forever;
+/* Open ROOT/ID (-ENOENT if unknown) and lock it (LOCK_EX or LOCK_SH; 0 = no lock). timeout_ms < 0 waits forever;
  * -EWOULDBLOCK when the lock could not be had in time. */
 int rts_dir_open(int rootfd, const char *id, int lock_op, int timeout_ms);
 

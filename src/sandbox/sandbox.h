@@ -27,7 +27,8 @@ struct sandbox_opts {
 	uint64_t nofile;          /* RLIMIT_NOFILE wanted: raised up to the hard limit (no CAP_SYS_RESOURCE) */
 	bool keep_chown;          /* keep CAP_CHOWN/CAP_FOWNER/CAP_FSETID/CAP_SETFCAP/CAP_MKNOD... (a rw share) */
 	/* Runs in the supervisor (outside the sandbox) after the confined server exited, e.g. to unmount the
-	 * /dev/fuse mount point. May be NULL. */
+	 * /dev/fuse mount point. May be NULL. When set, chroot and none modes fork a supervisor too (in the
+	 * caller's pid namespace): the confined server can no longer unmount anything itself. */
 	void (*supervisor_cleanup)(void *data);
 	void *data;
 };
@@ -35,10 +36,23 @@ struct sandbox_opts {
 /*
  * Enter the sandbox. SANDBOX_NAMESPACE forks: the child is the confined server and gets 0 back; the parent
  * stays outside as supervisor, forwards SIGINT/SIGTERM/SIGHUP to the child, waits for it, runs
- * supervisor_cleanup and exits with the child's status (it never returns). Other modes do not fork.
- * Returns 0 in the server, -errno on failure (nothing confined then: the caller must exit).
+ * supervisor_cleanup and exits with the child's status (it never returns). Other modes fork the same way only
+ * when supervisor_cleanup is set. Call it before starting threads: a forking mode refuses with -EBUSY when the
+ * process has more than one. In namespace mode the server is pid 1 of its namespace: it only receives the
+ * signals it has a handler for (the supervisor sends SIGKILL instead of a forwarded signal it does not catch).
+ *
+ * Every directory fd the process holds is re-rooted (same number, same flags) so ".." cannot climb out of it,
+ * and a procfs root fd is replaced by a fresh procfs (see sb-root.h); in none mode nothing is.
+ * Returns 0 in the server, -errno on failure (half confined then, perhaps: the caller must exit).
  */
 int sandbox_enter(const struct sandbox_opts *o);
+
+/*
+ * Raise the RLIMIT_NOFILE soft limit to min(want, hard limit); never lowers it (want 0: leave it). The hard
+ * limit is not raised (that needs CAP_SYS_RESOURCE). *ret_soft (may be NULL) gets the soft limit in force.
+ * sandbox_enter() calls it with o->nofile; the caller may call it earlier to size its fd ceiling. 0 or -errno.
+ */
+int sandbox_nofile_raise(uint64_t want, uint64_t *ret_soft);
 
 /* Parse the --sandbox and --seccomp values; -EINVAL if unknown. */
 int sandbox_mode_parse(const char *s, enum sandbox_mode *ret);

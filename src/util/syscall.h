@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <stdint.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,6 +36,9 @@
 #endif
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
+#endif
+#ifndef __NR_pidfd_send_signal
+#define __NR_pidfd_send_signal 424
 #endif
 
 #define SYS_RET(expr)                                                                                            \
@@ -82,7 +87,57 @@ static inline int sys_pidfd_open(pid_t pid, unsigned flags)
 {
 	return (int)SYS_RET(syscall(__NR_pidfd_open, pid, flags));
 }
+static inline int sys_pidfd_send_signal(int pidfd, int sig, void *info, unsigned flags)
+{
+	return (int)SYS_RET(syscall(__NR_pidfd_send_signal, pidfd, sig, info, flags));
+}
 static inline pid_t sys_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);
+}
+
+/* The *xattrat family (Linux 6.13): xattrs of the inode a path names, with AT_* flags. Used through a procfs
+ * "self/fd/N" magic link, which reaches the exact inode an O_PATH fd holds (a symlink included). */
+#ifndef __NR_setxattrat
+#define __NR_setxattrat 463
+#endif
+#ifndef __NR_getxattrat
+#define __NR_getxattrat 464
+#endif
+#ifndef __NR_listxattrat
+#define __NR_listxattrat 465
+#endif
+#ifndef __NR_removexattrat
+#define __NR_removexattrat 466
+#endif
+struct sys_xattr_args {
+	__u64 value;
+	__u32 size;
+	__u32 flags;
+};
+static inline ssize_t sys_setxattrat(int dirfd, const char *path, unsigned at_flags, const char *name,
+				     const void *value, size_t size, unsigned flags)
+{
+	struct sys_xattr_args a = { .value = (__u64)(uintptr_t)value, .size = (__u32)size, .flags = flags };
+	return SYS_RET(syscall(__NR_setxattrat, dirfd, path, at_flags, name, &a, sizeof(a)));
+}
+static inline ssize_t sys_getxattrat(int dirfd, const char *path, unsigned at_flags, const char *name, void *value,
+				     size_t size)
+{
+	struct sys_xattr_args a = { .value = (__u64)(uintptr_t)value, .size = (__u32)size, .flags = 0 };
+	return SYS_RET(syscall(__NR_getxattrat, dirfd, path, at_flags, name, &a, sizeof(a)));
+}
+static inline ssize_t sys_listxattrat(int dirfd, const char *path, unsigned at_flags, char *list, size_t size)
+{
+	return SYS_RET(syscall(__NR_listxattrat, dirfd, path, at_flags, list, size));
+}
+static inline int sys_removexattrat(int dirfd, const char *path, unsigned at_flags, const char *name)
+{
+	return (int)SYS_RET(syscall(__NR_removexattrat, dirfd, path, at_flags, name));
+}
+/* clone(2) with fork semantics (no new stack, SIGCHLD on exit) and namespace flags: the child returns 0 and
+ * continues on a copy of the caller's stack, like fork(). glibc's clone() needs a separate stack instead. */
+static inline pid_t sys_clone_fork(unsigned long flags)
+{
+	return (pid_t)SYS_RET(syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0));
 }

@@ -13,6 +13,7 @@ struct vu_serve_opts {
 	unsigned nqueues;         /* request queues offered to the front end (>= 1); plus the hiprio queue */
 	unsigned thread_pool;     /* 0: each queue is served by its own thread; N: N workers per request queue */
 	bool wait_reconnect;      /* after the front end disconnects, wait for a new one instead of returning */
+	const char *tag;          /* virtio-fs tag for GET_CONFIG (<= 36 bytes); NULL: the front end sets it */
 };
 
 /* Create the listening socket (0600, stale socket file replaced). The returned fd is O_CLOEXEC. */

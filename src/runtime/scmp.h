@@ -12,4 +12,4 @@ struct json_object;
  * it must follow process.noNewPrivileges, not libseccomp's default of always setting it. */
 int scmp_profile_build(struct json_object *seccomp, bool no_new_privs, void **ret, struct rt_err *err);
 /* The "seccomp" member of features' "linux" object. */
-int scmp_features(struct json_object *linux);
+int scmp_features(struct json_object *lnx);

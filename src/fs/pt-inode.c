@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The passthrough inode table: one node per host (st_dev, st_ino, mount id), counted by lookup and forget, each
+ * holding an O_PATH fd (pt-fdcache.c bounds those), and the st_ino the client sees for inodes that live on
+ * another device than the share root.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/pt-int.h"
+#include "fs/pt-lock.h"
+#include "util/log.h"
+#include "util/macros.h"
+
+#define SHARD_MASK (PT_NSHARDS - 1)
+#define INITIAL_BUCKETS 64
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t key_hash(dev_t dev, ino_t ino, uint64_t mnt_id)
+{
+	return mix64((uint64_t)ino ^ mix64((uint64_t)dev ^ (mnt_id << 32) ^ (mnt_id >> 32)));
+}
+
+/* Key hashes choose the shard with their low bits, the bucket with the rest. */
+static size_t key_bucket(const struct pt_shard *s, uint64_t h)
+{
+	return (size_t)(h >> PT_SHARD_BITS) & (s->nbuckets - 1);
+}
+
+static size_t id_bucket(const struct pt_shard *s, uint64_t id)
+{
+	return (size_t)mix64(fs_ino_local(id) >> PT_SHARD_BITS) & (s->nbuckets - 1);
+}
+
+int pt_itab_init(struct pt *pt)
+{
+	for (unsigned i = 0; i < PT_NSHARDS; i++) {
+		struct pt_shard *s = &pt->shards[i];
+		pthread_mutex_init(&s->mu, NULL);
+		s->nbuckets = INITIAL_BUCKETS;
+		s->by_id = calloc(s->nbuckets, sizeof(*s->by_id));
+		s->by_key = calloc(s->nbuckets, sizeof(*s->by_key));
+		s->next = 1; /* counter 0 is the root's */
+		if (!s->by_id || !s->by_key)
+			return -ENOMEM;
+	}
+	pthread_mutex_init(&pt->fd_mu, NULL);
+	pthread_mutex_init(&pt->mnt_mu, NULL);
+	pthread_mutex_init(&pt->dev_mu, NULL);
+	return 0;
+}
+
+/* Frees what is left: call with no op in flight. */
+static void inode_free(struct pt *pt, struct pt_inode *inode);
+
+void pt_itab_fini(struct pt *pt)
+{
+	for (unsigned i = 0; i < PT_NSHARDS; i++) {
+		struct pt_shard *s = &pt->shards[i];
+		if (s->by_id) {
+			for (size_t b = 0; b < s->nbuckets; b++) {
+				struct pt_inode *n = s->by_id[b];
+				while (n) {
+					struct pt_inode *next = n->next_id;
+					inode_free(pt, n);
+					n = next;
+				}
+			}
+		}
+		free(s->by_id);
+		free(s->by_key);
+		s->by_id = s->by_key = NULL;
+		pthread_mutex_destroy(&s->mu);
+	}
+	for (size_t i = 0; i < pt->nmounts; i++)
+		safe_close(pt->mounts[i].fd);
+	free(pt->mounts);
+	free(pt->devs);
+	pthread_mutex_destroy(&pt->fd_mu);
+	pthread_mutex_destroy(&pt->mnt_mu);
+	pthread_mutex_destroy(&pt->dev_mu);
+}
+
+static void inode_free(struct pt *pt, struct pt_inode *inode)
+{
+	if (pt->use_handles && inode->handle) {
+		pthread_mutex_lock(&pt->fd_mu);
+		pt_lru_unlink(pt, inode);
+		int fd = inode->fd;
+		inode->fd = -1;
+		pthread_mutex_unlock(&pt->fd_mu);
+		if (fd >= 0) {
+			close(fd);
+			atomic_fetch_sub(&pt->nfds, 1);
+		}
+	} else if (inode->fd >= 0) {
+		close(inode->fd);
+		atomic_fetch_sub(&pt->nfds, 1);
+	}
+	pt_lock_free_all(pt, inode);
+	pthread_mutex_destroy(&inode->lock_mu);
+	free(inode->handle);
+	free(inode);
+}
+
+/* ---- lookups by id and by key ---- */
+
+static struct pt_shard *shard_of_id(struct pt *pt, uint64_t id)
+{
+	return &pt->shards[fs_ino_local(id) & SHARD_MASK];
+}
+
+static struct pt_inode *find_id_locked(struct pt_shard *s, uint64_t id)
+{
+	for (struct pt_inode *n = s->by_id[id_bucket(s, id)]; n; n = n->next_id)
+		if (n->id == id)
+			return n;
+	return NULL;
+}
+
+static struct pt_inode *find_key_locked(struct pt_shard *s, uint64_t h, dev_t dev, ino_t ino, uint64_t mnt_id)
+{
+	for (struct pt_inode *n = s->by_key[key_bucket(s, h)]; n; n = n->next_key)
+		if (n->ino == ino && n->dev == dev && n->mnt_id == mnt_id)
+			return n;
+	return NULL;
+}
+
+struct pt_inode *pt_inode_get(struct pt *pt, uint64_t id)
+{
+	struct pt_inode *root = pt->root;
+	if (id == FS_ROOT_ID || id == root->id) {
+		atomic_fetch_add(&root->refs, 1);
+		return root;
+	}
+	if (fs_ino_space(id) != pt->space)
+		return NULL;
+	struct pt_shard *s = shard_of_id(pt, id);
+	pthread_mutex_lock(&s->mu);
+	struct pt_inode *n = find_id_locked(s, id);
+	if (n)
+		atomic_fetch_add(&n->refs, 1);
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+void pt_inode_put(struct pt *pt, struct pt_inode *inode)
+{
+	if (inode && atomic_fetch_sub(&inode->refs, 1) == 1)
+		inode_free(pt, inode);
+}
+
+void pt_inode_ref_lookup(struct pt *pt, struct pt_inode *inode)
+{
+	if (inode == pt->root)
+		return;
+	struct pt_shard *s = shard_of_id(pt, inode->id);
+	pthread_mutex_lock(&s->mu);
+	/* The caller's reference keeps the memory; a count of 0 means forget unlinked it meanwhile: link it
+	 * again so the new lookup count has a node to name. */
+	if (inode->nlookup++ == 0) {
+		size_t bi = id_bucket(s, inode->id);
+		inode->next_id = s->by_id[bi];
+		s->by_id[bi] = inode;
+		uint64_t h = key_hash(inode->dev, inode->ino, inode->mnt_id);
+		if (!inode->keyless && find_key_locked(s, h, inode->dev, inode->ino, inode->mnt_id) == NULL) {
+			size_t bk = key_bucket(s, h);
+			inode->next_key = s->by_key[bk];
+			s->by_key[bk] = inode;
+		} else {
+			inode->keyless = true;
+		}
+		s->count++;
+		atomic_fetch_add(&inode->refs, 1);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void unkey_locked(struct pt_shard *s, struct pt_inode *inode)
+{
+	uint64_t h = key_hash(inode->dev, inode->ino, inode->mnt_id);
+	struct pt_inode **pp = &s->by_key[key_bucket(s, h)];
+	while (*pp && *pp != inode)
+		pp = &(*pp)->next_key;
+	if (*pp)
+		*pp = inode->next_key;
+	inode->next_key = NULL;
+}
+
+static void unlink_locked(struct pt_shard *s, struct pt_inode *inode)
+{
+	struct pt_inode **pp = &s->by_id[id_bucket(s, inode->id)];
+	while (*pp && *pp != inode)
+		pp = &(*pp)->next_id;
+	if (*pp)
+		*pp = inode->next_id;
+	if (!inode->keyless)
+		unkey_locked(s, inode);
+	inode->next_id = NULL;
+	s->count--;
+}
+
+void pt_inode_unkey(struct pt *pt, struct pt_inode *n)
+{
+	if (n == pt->root)
+		return;
+	struct pt_shard *s = shard_of_id(pt, n->id);
+	pthread_mutex_lock(&s->mu);
+	if (!n->keyless) {
+		unkey_locked(s, n);
+		n->keyless = true;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool pt_inode_fd_open(struct pt *pt, struct pt_inode *n)
+{
+	if (!pt->use_handles || !n->handle)
+		return true;
+	pthread_mutex_lock(&pt->fd_mu);
+	bool open = n->fd >= 0;
+	pthread_mutex_unlock(&pt->fd_mu);
+	return open;
+}
+
+void pt_inode_forget(struct pt *pt, uint64_t id, uint64_t n)
+{
+	if (id == FS_ROOT_ID || id == pt->root->id || fs_ino_space(id) != pt->space)
+		return;
+	struct pt_shard *s = shard_of_id(pt, id);
+	pthread_mutex_lock(&s->mu);
+	struct pt_inode *inode = find_id_locked(s, id);
+	if (!inode) {
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	if (n < inode->nlookup) {
+		inode->nlookup -= n;
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	inode->nlookup = 0;
+	unlink_locked(s, inode);
+	pthread_mutex_unlock(&s->mu);
+	pt_inode_put(pt, inode); /* the table's reference */
+}
+
+void pt_inode_forget_all(struct pt *pt)
+{
+	for (unsigned i = 0; i < PT_NSHARDS; i++) {
+		struct pt_shard *s = &pt->shards[i];
+		for (;;) {
+			struct pt_inode *victim = NULL;
+			pthread_mutex_lock(&s->mu);
+			for (size_t b = 0; b < s->nbuckets && !victim; b++)
+				for (struct pt_inode *n = s->by_id[b]; n; n = n->next_id)
+					if (n != pt->root) {
+						victim = n;
+						break;
+					}
+			if (victim) {
+				victim->nlookup = 0;
+				unlink_locked(s, victim);
+			}
+			pthread_mutex_unlock(&s->mu);
+			if (!victim)
+				break;
+			pt_inode_put(pt, victim);
+		}
+	}
+}
+
+struct pt_inode *pt_inode_find(struct pt *pt, dev_t dev, ino_t ino, uint64_t mnt_id)
+{
+	uint64_t h = key_hash(dev, ino, mnt_id);
+	struct pt_shard *s = &pt->shards[h & SHARD_MASK];
+	pthread_mutex_lock(&s->mu);
+	struct pt_inode *n = find_key_locked(s, h, dev, ino, mnt_id);
+	if (n) {
+		if (n != pt->root)
+			n->nlookup++;
+		atomic_fetch_add(&n->refs, 1);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+bool pt_inode_known(struct pt *pt, dev_t dev, ino_t ino, uint64_t mnt_id)
+{
+	uint64_t h = key_hash(dev, ino, mnt_id);
+	struct pt_shard *s = &pt->shards[h & SHARD_MASK];
+	pthread_mutex_lock(&s->mu);
+	bool known = find_key_locked(s, h, dev, ino, mnt_id) != NULL;
+	pthread_mutex_unlock(&s->mu);
+	return known;
+}
+
+static void grow_locked(struct pt_shard *s)
+{
+	size_t nb = s->nbuckets * 2;
+	struct pt_inode **by_id = calloc(nb, sizeof(*by_id));
+	struct pt_inode **by_key = calloc(nb, sizeof(*by_key));
+	if (!by_id || !by_key) { /* keep the old (longer chains, still correct) */
+		free(by_id);
+		free(by_key);
+		return;
+	}
+	struct pt_shard t = { .nbuckets = nb, .by_id = by_id, .by_key = by_key };
+	for (size_t b = 0; b < s->nbuckets; b++) {
+		struct pt_inode *n = s->by_id[b];
+		while (n) {
+			struct pt_inode *next = n->next_id;
+			size_t bi = id_bucket(&t, n->id);
+			n->next_id = by_id[bi];
+			by_id[bi] = n;
+			n = next;
+		}
+		n = s->by_key[b];
+		while (n) {
+			struct pt_inode *next = n->next_key;
+			size_t bk = key_bucket(&t, key_hash(n->dev, n->ino, n->mnt_id));
+			n->next_key = by_key[bk];
+			by_key[bk] = n;
+			n = next;
+		}
+	}
+	free(s->by_id);
+	free(s->by_key);
+	s->by_id = by_id;
+	s->by_key = by_key;
+	s->nbuckets = nb;
+}
+
+/* Link inode (refs and nlookup set by the caller) with a fresh id; -ENOSPC when the shard's ids ran out. */
+static int insert_locked(struct pt *pt, struct pt_shard *s, unsigned shard, uint64_t h, struct pt_inode *inode,
+			 bool root)
+{
+	uint64_t counter = root ? 0 : s->next;
+	uint64_t local = (counter << PT_SHARD_BITS) | shard;
+	if (local > FS_INO_LOCAL_MAX || (counter >> (64 - PT_SHARD_BITS)) != 0)
+		return -ENOSPC;
+	if (!root)
+		s->next++;
+	inode->id = fs_ino_make(pt->space, local);
+	if (s->count >= s->nbuckets)
+		grow_locked(s);
+	size_t bi = id_bucket(s, inode->id);
+	inode->next_id = s->by_id[bi];
+	s->by_id[bi] = inode;
+	size_t bk = key_bucket(s, h);
+	inode->next_key = s->by_key[bk];
+	s->by_key[bk] = inode;
+	s->count++;
+	return 0;
+}
+
+static struct pt_inode *inode_alloc(struct pt *pt, int fd, const struct statx *stx)
+{
+	struct pt_inode *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+	n->ino = (ino_t)stx->stx_ino;
+	n->mnt_id = stx->stx_mnt_id;
+	n->type = stx->stx_mode & S_IFMT;
+	n->fd = fd;
+	n->mount_fd = -1;
+	pthread_mutex_init(&n->lock_mu, NULL);
+	return n;
+}
+
+/* Attach a file handle so the fd may be closed when idle. -errno only when handles are mandatory. */
+static int inode_make_handle(struct pt *pt, struct pt_inode *n)
+{
+	struct {
+		struct file_handle h;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} buf;
+	buf.h.handle_bytes = MAX_HANDLE_SZ;
+	int mnt_id;
+	if (name_to_handle_at(n->fd, "", &buf.h, &mnt_id, AT_EMPTY_PATH) < 0) {
+		int r = -errno;
+		log_debug("passthrough: no file handle for inode %llu: %s", (unsigned long long)n->ino, strerror(-r));
+		return pt->o.handles == PT_HANDLES_MANDATORY ? r : 0;
+	}
+	int mfd = pt_mount_fd(pt, n->mnt_id, n->fd, n->type);
+	if (mfd < 0) {
+		log_debug("passthrough: no mount fd for mount %llu: %s", (unsigned long long)n->mnt_id,
+			  strerror(-mfd));
+		return pt->o.handles == PT_HANDLES_MANDATORY ? mfd : 0;
+	}
+	size_t sz = sizeof(struct file_handle) + buf.h.handle_bytes;
+	n->handle = malloc(sz);
+	if (!n->handle)
+		return -ENOMEM;
+	memcpy(n->handle, &buf.h, sz);
+	n->mount_fd = mfd;
+	return 0;
+}
+
+int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret)
+{
+	dev_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+	struct pt_inode *found = pt_inode_find(pt, dev, (ino_t)stx->stx_ino, stx->stx_mnt_id);
+	if (found) {
+		close(fd);
+		pt_fd_unreserve(pt);
+		*ret = found;
+		return 0;
+	}
+	struct pt_inode *n = inode_alloc(pt, fd, stx);
+	if (!n) {
+		close(fd);
+		pt_fd_unreserve(pt);
+		return -ENOMEM;
+	}
+	n->st_ino = pt_client_ino(pt, n->dev, n->ino);
+	if (pt->use_handles) {
+		int r = inode_make_handle(pt, n);
+		if (r < 0) {
+			inode_free(pt, n); /* closes fd, gives the reservation back */
+			return r;
+		}
+	}
+	uint64_t h = key_hash(n->dev, n->ino, n->mnt_id);
+	unsigned si = h & SHARD_MASK;
+	struct pt_shard *s = &pt->shards[si];
+	pthread_mutex_lock(&s->mu);
+	found = find_key_locked(s, h, n->dev, n->ino, n->mnt_id);
+	if (found) { /* another thread added it meanwhile */
+		if (found != pt->root)
+			found->nlookup++;
+		atomic_fetch_add(&found->refs, 1);
+		pthread_mutex_unlock(&s->mu);
+		inode_free(pt, n);
+		*ret = found;
+		return 0;
+	}
+	n->nlookup = 1;
+	atomic_init(&n->refs, 2); /* the table's and the caller's */
+	int r = insert_locked(pt, s, si, h, n, false);
+	pthread_mutex_unlock(&s->mu);
+	if (r < 0) {
+		inode_free(pt, n);
+		return r;
+	}
+	if (pt->use_handles && n->handle) { /* idle until an op pins it */
+		pthread_mutex_lock(&pt->fd_mu);
+		/* others may have found, used, released and even evicted it since it was linked */
+		if (n->users == 0 && n->fd >= 0)
+			pt_lru_append(pt, n);
+		pthread_mutex_unlock(&pt->fd_mu);
+	}
+	*ret = n;
+	return 0;
+}
+
+int pt_inode_new_root(struct pt *pt, int fd)
+{
+	struct statx stx;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID, &stx) < 0)
+		return -errno;
+	if (!S_ISDIR(stx.stx_mode) && !S_ISREG(stx.stx_mode))
+		return -ENOTDIR;
+	struct pt_inode *n = inode_alloc(pt, fd, &stx);
+	if (!n)
+		return -ENOMEM;
+	n->st_ino = n->ino;
+	n->nlookup = 1;
+	atomic_init(&n->refs, 1);
+	atomic_fetch_add(&pt->nfds, 1);
+	uint64_t h = key_hash(n->dev, n->ino, n->mnt_id);
+	unsigned si = h & SHARD_MASK;
+	pthread_mutex_lock(&pt->shards[si].mu);
+	int r = insert_locked(pt, &pt->shards[si], si, h, n, true);
+	pthread_mutex_unlock(&pt->shards[si].mu);
+	if (r < 0) {
+		n->fd = -1; /* the caller still owns fd */
+		atomic_fetch_sub(&pt->nfds, 1);
+		inode_free(pt, n);
+		return r;
+	}
+	pt->root = n;
+	pt->root_is_dir = S_ISDIR(stx.stx_mode);
+	return 0;
+}
+
+/*
+ * The client sees one st_dev for the whole share (unless submounts are announced), so an inode of another
+ * host device could carry the st_ino of an unrelated inode of the root's device. Such inodes get
+ * PT_INO_FOREIGN | device index << 40 | host st_ino: deterministic (the same file keeps its st_ino across
+ * forget and lookup, and readdir's d_ino agrees with stat), and distinct from every inode of the root's device
+ * (whose numbers do not reach bit 63 on real file systems) and of other devices. A host st_ino of 2^40 or more
+ * on a foreign device is folded into 40 bits, the one case that may collide.
+ */
+uint64_t pt_client_ino(struct pt *pt, dev_t dev, uint64_t ino)
+{
+	if (pt->o.announce_submounts || !pt->root || dev == pt->root->dev)
+		return ino;
+	size_t idx = 0;
+	pthread_mutex_lock(&pt->dev_mu);
+	for (size_t i = 0; i < pt->ndevs; i++)
+		if (pt->devs[i] == dev) {
+			idx = i + 1;
+			break;
+		}
+	if (!idx) {
+		dev_t *d = realloc(pt->devs, (pt->ndevs + 1) * sizeof(*d));
+		if (d) {
+			pt->devs = d;
+			d[pt->ndevs++] = dev;
+			idx = pt->ndevs;
+		}
+	}
+	pthread_mutex_unlock(&pt->dev_mu);
+	const uint64_t low = (1ULL << 40) - 1;
+	uint64_t folded = ino <= low ? ino : ((ino ^ (ino >> 40)) & low);
+	return PT_INO_FOREIGN | (((uint64_t)idx & ((1ULL << 23) - 1)) << 40) | folded;
+}

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The passthrough backend's private state, shared by its pt-*.c files (never included outside src/fs).
+ *
+ * Threading model: every op may run on any worker thread at once. The inode table is split in shards, each
+ * under its own mutex, and a node id names its shard (the low PT_SHARD_BITS of its local part), so a lookup by
+ * id and a lookup by (st_dev, st_ino, mount id) of the same inode meet in the same shard. An inode lives while
+ * its lookup count is non-zero or an op holds a reference (refs). Inode fds are constant in handles=never mode
+ * (no lock on the I/O path); with file handles they may be closed when idle, under one fd mutex.
+ */
+#pragma once
+
+#include <boxshare/fs.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "fs/passthrough.h"
+
+#define PT_SHARD_BITS 6
+#define PT_NSHARDS (1u << PT_SHARD_BITS)
+
+/* The st_ino reported for inodes of a host submount (see pt_client_ino in pt-inode.c). */
+#define PT_INO_FOREIGN (1ULL << 63)
+
+struct pt_lockfd;
+
+struct pt_inode {
+	uint64_t id; /* node id (space and local part) */
+	/* the key: one node per (device, inode, mount) */
+	dev_t dev;
+	ino_t ino;
+	uint64_t mnt_id;
+	mode_t type;     /* S_IFMT bits: never change for an inode */
+	uint64_t st_ino; /* what the client sees as st_ino */
+	/* under the shard mutex */
+	uint64_t nlookup;
+	bool keyless; /* taken out of the key chain: its host inode is gone and the number was reused */
+	struct pt_inode *next_id, *next_key;
+	atomic_uint refs; /* one for the table while nlookup > 0, one per op in flight */
+
+	/* handles=never: fd is set once and never changes. Otherwise under pt->fd_mu. */
+	int fd;
+	unsigned users; /* ops using fd now: not evictable */
+	bool in_lru;
+	struct pt_inode *lru_prev, *lru_next;
+	struct file_handle *handle; /* NULL: fd is pinned for the inode's life */
+	int mount_fd;               /* for open_by_handle_at (owned by the mount table) */
+
+	/* POSIX record locks: one open file description per lock owner (pt-lock.c) */
+	pthread_mutex_t lock_mu;
+	struct pt_lockfd *locks;
+};
+
+struct pt_shard {
+	pthread_mutex_t mu;
+	struct pt_inode **by_id;
+	struct pt_inode **by_key;
+	size_t nbuckets; /* power of two */
+	size_t count;
+	uint64_t next; /* next local counter (shifted by PT_SHARD_BITS) */
+} __attribute__((aligned(64)));
+
+struct pt_mount {
+	uint64_t mnt_id;
+	int fd; /* O_RDONLY fd on that mount, for open_by_handle_at */
+};
+
+struct pt_fh;
+
+struct pt {
+	struct fs fs;
+	struct pt_opts o;
+	struct fs_inomap *map;
+	uint32_t space;
+	int proc_fd;
+	uint64_t generation;
+	bool use_handles;  /* PREFER or MANDATORY, and the kernel lets us */
+	bool switch_creds; /* running as root: create files as the caller */
+	struct pt_inode *root;
+	bool root_is_dir;
+
+	struct pt_shard shards[PT_NSHARDS];
+
+	/* inode fds */
+	pthread_mutex_t fd_mu; /* handles mode: every inode's fd/users/lru, the lru list */
+	struct pt_inode *lru_head, *lru_tail;
+	atomic_uint nfds;
+	unsigned max_fds;
+	atomic_bool warned_emfile;
+
+	/* host mounts met, for open_by_handle_at */
+	pthread_mutex_t mnt_mu;
+	struct pt_mount *mounts;
+	size_t nmounts;
+
+	/* foreign st_dev values, numbered for st_ino remapping */
+	pthread_mutex_t dev_mu;
+	dev_t *devs;
+	size_t ndevs;
+
+	/* open files and directories (pt-fh.c) */
+	pthread_mutex_t fh_mu;
+	_Atomic(struct pt_fh *) *fh_chunks; /* PT_FH_NCHUNKS entries */
+	uint32_t fh_nslots;
+	uint32_t fh_free; /* index + 1 of the first free slot, 0: none */
+	atomic_uint nopen; /* open file fds (fh fds and lock fds) */
+	unsigned max_open;
+
+	/* negotiated at init */
+	bool writeback;
+	bool killpriv_v2;
+	double entry_timeout, attr_timeout;
+};
+
+static inline struct pt *pt_of(struct fs *fs)
+{
+	return (struct pt *)fs; /* struct fs is the first member */
+}
+
+/* pt-inode.c: the table */
+int pt_itab_init(struct pt *pt);
+void pt_itab_fini(struct pt *pt);
+/* The inode named by a client node id, with a reference; NULL if unknown. */
+struct pt_inode *pt_inode_get(struct pt *pt, uint64_t id);
+void pt_inode_put(struct pt *pt, struct pt_inode *inode);
+/* Add n to the lookup count of an inode the caller holds (the root ignores it). */
+void pt_inode_ref_lookup(struct pt *pt, struct pt_inode *inode);
+void pt_inode_forget(struct pt *pt, uint64_t id, uint64_t n);
+/* The host inode behind n is gone (its number now names another file): stop finding n by key. */
+void pt_inode_unkey(struct pt *pt, struct pt_inode *n);
+/* Is n's fd open now? (false: it would be reopened by handle) */
+bool pt_inode_fd_open(struct pt *pt, struct pt_inode *n);
+/* Drop every lookup count (destroy). */
+void pt_inode_forget_all(struct pt *pt);
+/* Find an inode by key and take a lookup count and a reference on it; NULL if unknown. */
+struct pt_inode *pt_inode_find(struct pt *pt, dev_t dev, ino_t ino, uint64_t mnt_id);
+/*
+ * Make (or find) the inode for fd, an O_PATH fd that the caller reserved with pt_fd_reserve() and hands over
+ * (closed on failure, or when the inode was known already). stx: a statx of fd with STATX_MNT_ID.
+ * Takes a lookup count and returns a reference.
+ */
+int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret);
+int pt_inode_new_root(struct pt *pt, int fd);
+/* Is there a node for this key? (no count taken: a hint that may be stale at once) */
+bool pt_inode_known(struct pt *pt, dev_t dev, ino_t ino, uint64_t mnt_id);
+/* The st_ino the client sees for a host (dev, ino). */
+uint64_t pt_client_ino(struct pt *pt, dev_t dev, uint64_t ino);
+
+/* pt-fdcache.c. The LRU of idle inodes with an fd and a handle, under fd_mu: */
+void pt_lru_unlink(struct pt *pt, struct pt_inode *n);
+void pt_lru_append(struct pt *pt, struct pt_inode *n);
+/* Reserve room for one more inode fd (evicting an idle one with handles); -EMFILE at the ceiling. */
+int pt_fd_reserve(struct pt *pt);
+void pt_fd_unreserve(struct pt *pt);
+/* The inode's fd, pinned until pt_inode_fd_put (reopened by handle if it was closed). */
+int pt_inode_fd(struct pt *pt, struct pt_inode *inode, int *ret_fd);
+void pt_inode_fd_put(struct pt *pt, struct pt_inode *inode);
+/* An fd on the mount mnt_id that open_by_handle_at and syncfs accept (not O_PATH), or -errno. When the mount
+ * is new, it is made from fd, an fd of an inode of type `type` on it (fd -1: only look it up). */
+int pt_mount_fd(struct pt *pt, uint64_t mnt_id, int fd, mode_t type);
+
+/* passthrough.c: helpers shared by the op files */
+/* Fill st from stx, and the client's st_ino. */
+void pt_statx_to_stat(struct pt *pt, const struct statx *stx, struct stat *st);
+/* fstatat on an inode, with the client's st_ino. */
+int pt_stat_fd(struct pt *pt, struct pt_inode *inode, int fd, struct stat *st);
+/* "self/fd/N" into buf (for openat(pt->proc_fd, ...)); buf must hold 32 bytes. */
+void pt_proc_name(char buf[static 32], int fd);
+/* Open the inode held by fd (an O_PATH fd of inode) for I/O with flags. Regular files and directories only:
+ * a symlink is -ELOOP, a device node, fifo or socket -EACCES; nothing else is ever opened. */
+int pt_reopen(struct pt *pt, struct pt_inode *inode, int fd, int flags);
+
+/* One component: not empty, no '/', at most NAME_MAX; new_name: also not '.' or '..'. */
+int pt_check_name(const char *name, bool new_name);
+void pt_fill_entry(struct pt *pt, struct pt_inode *inode, const struct statx *stx, uint32_t attr_flags,
+		   struct fs_entry *e);
+
+/* pt-entry.c */
+/* Look name up in the directory inode parent whose fd pfd the caller holds: +1 lookup on success. */
+int pt_lookup_at(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e);
+/* The same for a name getdents64 returned with d_ino: a name whose inode is not known yet costs an O_PATH open
+ * and one statx, a known one a single statx. */
+int pt_lookup_hint(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, uint64_t d_ino,
+		   struct fs_entry *e);
+/* Make (or find) the inode of fd, an O_PATH fd reserved with pt_fd_reserve() and taken, for a name in parent;
+ * +1 lookup, e filled. */
+int pt_entry_from_fd(struct pt *pt, struct pt_inode *parent, int fd, struct fs_entry *e);

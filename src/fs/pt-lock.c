@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Passthrough locks.
+ *
+ * POSIX record locks belong to a process (the client's lock owner) and an inode, not to one open file, and a
+ * server that takes them with F_SETLK on its own fds would own them all itself. So each (inode, lock owner)
+ * gets its own open file description, reopened from the client's open file, and the lock is an OFD lock
+ * (F_OFD_SETLK) on it: owners conflict with each other exactly as processes do on the host, and one owner's
+ * locks through two opens of the same file are one set. FLUSH (the owner closed an fd of the file) closes that
+ * description, which drops its locks, as close(2) does. A conflicting lock reports l_pid 0: OFD locks have no
+ * owning process.
+ *
+ * A blocking SETLKW waits in F_OFD_SETLKW and so holds the worker thread that serves it (as virtiofsd does);
+ * other requests go on on the other workers. An INTERRUPT cannot cancel the wait; the client's process stays
+ * in the wait until the lock comes or the holder lets go.
+ *
+ * flock(2) locks belong to the open file, which is exactly the client's fh: flock() on the fh's fd.
+ */
+#include "fs/pt-lock.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fs/pt-fh.h"
+#include "fs/pt-int.h"
+
+struct pt_lockfd {
+	struct pt_lockfd *next;
+	uint64_t owner;
+	int fd;
+	unsigned users; /* under inode->lock_mu */
+	bool dropped;   /* unlinked: the last user closes fd */
+};
+
+static void lockfd_close(struct pt *pt, struct pt_lockfd *l)
+{
+	close(l->fd);
+	pt_open_unreserve(pt);
+	free(l);
+}
+
+/* The owner's description on f's inode (made on first use), with a user reference. */
+static int lockfd_get(struct pt *pt, struct pt_fh *f, uint64_t owner, struct pt_lockfd **ret)
+{
+	struct pt_inode *n = f->inode;
+	pthread_mutex_lock(&n->lock_mu);
+	for (struct pt_lockfd *l = n->locks; l; l = l->next)
+		if (l->owner == owner) {
+			l->users++;
+			pthread_mutex_unlock(&n->lock_mu);
+			*ret = l;
+			return 0;
+		}
+	pthread_mutex_unlock(&n->lock_mu);
+
+	int r = pt_open_reserve(pt);
+	if (r < 0)
+		return r;
+	/* read-write if the host allows, so one description serves the owner's read and write locks */
+	int fd;
+	if (f->kind == PT_FH_DIR) {
+		fd = openat(f->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		char name[32];
+		pt_proc_name(name, f->fd);
+		fd = openat(pt->proc_fd, name, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			fd = openat(pt->proc_fd, name, (f->flags & O_ACCMODE) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		r = -errno;
+		pt_open_unreserve(pt);
+		return r;
+	}
+	struct pt_lockfd *l = calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		pt_open_unreserve(pt);
+		return -ENOMEM;
+	}
+	l->owner = owner;
+	l->fd = fd;
+	l->users = 1;
+	pthread_mutex_lock(&n->lock_mu);
+	for (struct pt_lockfd *o = n->locks; o; o = o->next)
+		if (o->owner == owner) { /* raced with the same owner */
+			o->users++;
+			pthread_mutex_unlock(&n->lock_mu);
+			lockfd_close(pt, l);
+			*ret = o;
+			return 0;
+		}
+	l->next = n->locks;
+	n->locks = l;
+	pthread_mutex_unlock(&n->lock_mu);
+	*ret = l;
+	return 0;
+}
+
+static void lockfd_put(struct pt *pt, struct pt_inode *n, struct pt_lockfd *l)
+{
+	pthread_mutex_lock(&n->lock_mu);
+	bool last = --l->users == 0 && l->dropped;
+	pthread_mutex_unlock(&n->lock_mu);
+	if (last)
+		lockfd_close(pt, l);
+}
+
+void pt_lock_drop_owner(struct pt *pt, struct pt_inode *n, uint64_t owner)
+{
+	struct pt_lockfd *victim = NULL;
+	pthread_mutex_lock(&n->lock_mu);
+	for (struct pt_lockfd **pp = &n->locks; *pp; pp = &(*pp)->next)
+		if ((*pp)->owner == owner) {
+			victim = *pp;
+			*pp = victim->next;
+			victim->dropped = true;
+			if (victim->users)
+				victim = NULL; /* a SETLKW in flight closes it when it returns */
+			break;
+		}
+	pthread_mutex_unlock(&n->lock_mu);
+	if (victim)
+		lockfd_close(pt, victim);
+}
+
+void pt_lock_free_all(struct pt *pt, struct pt_inode *n)
+{
+	while (n->locks) {
+		struct pt_lockfd *l = n->locks;
+		n->locks = l->next;
+		lockfd_close(pt, l);
+	}
+}
+
+static int check_lock(const struct pt_fh *f, const struct flock *lk)
+{
+	if (lk->l_type != F_RDLCK && lk->l_type != F_WRLCK && lk->l_type != F_UNLCK)
+		return -EINVAL;
+	/* as fcntl(2): a read lock needs a readable open, a write lock a writable one */
+	int acc = f->flags & O_ACCMODE;
+	if ((lk->l_type == F_RDLCK && acc == O_WRONLY) || (lk->l_type == F_WRLCK && acc == O_RDONLY))
+		return -EBADF;
+	return 0;
+}
+
+int pt_getlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner, struct flock *lk)
+{
+	struct pt *pt = pt_of(fs);
+	struct pt_fh *f = pt_fh_get(pt, fh, PT_FH_ANY);
+	if (!f)
+		return -EBADF;
+	struct pt_lockfd *l;
+	int r = lk->l_type == F_UNLCK ? -EINVAL : check_lock(f, lk);
+	if (r == 0)
+		r = lockfd_get(pt, f, owner, &l);
+	if (r == 0) {
+		struct flock q = *lk;
+		q.l_pid = 0; /* OFD locks require it */
+		r = fcntl(l->fd, F_OFD_GETLK, &q) < 0 ? -errno : 0;
+		if (r == 0) {
+			q.l_pid = 0;
+			*lk = q;
+		}
+		lockfd_put(pt, f->inode, l);
+	}
+	pt_fh_put(pt, f);
+	return r;
+}
+
+int pt_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
+	     const struct flock *lk, bool sleep, bool is_flock)
+{
+	struct pt *pt = pt_of(fs);
+	struct pt_fh *f = pt_fh_get(pt, fh, PT_FH_ANY);
+	if (!f)
+		return -EBADF;
+	int r;
+	if (is_flock) {
+		int op = lk->l_type == F_RDLCK ? LOCK_SH : lk->l_type == F_WRLCK ? LOCK_EX :
+			 lk->l_type == F_UNLCK ? LOCK_UN : -1;
+		if (op < 0)
+			r = -EINVAL;
+		else
+			r = flock(f->fd, op | (sleep ? 0 : LOCK_NB)) < 0 ? -errno : 0;
+		pt_fh_put(pt, f);
+		return r;
+	}
+	r = check_lock(f, lk);
+	struct pt_lockfd *l;
+	if (r == 0)
+		r = lockfd_get(pt, f, owner, &l);
+	if (r == 0) {
+		struct flock q = *lk;
+		q.l_pid = 0;
+		do
+			r = fcntl(l->fd, sleep ? F_OFD_SETLKW : F_OFD_SETLK, &q) < 0 ? -errno : 0;
+		while (r == -EINTR);
+		lockfd_put(pt, f->inode, l);
+	}
+	pt_fh_put(pt, f);
+	/* fcntl(2) reports a conflict as EACCES or EAGAIN; FUSE clients expect EAGAIN */
+	return r == -EACCES ? -EAGAIN : r;
+}

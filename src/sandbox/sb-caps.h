@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* Capabilities of the confined server: which it keeps, and dropping the rest from every set. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The capabilities a passthrough server needs, as a bit mask (bit n = capability n).
+ * Always: CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (serve every client's files; open_by_handle_at needs the
+ * latter), CAP_SETUID and CAP_SETGID (switch fsuid/fsgid to the caller's per request).
+ * keep_chown (a writable share) adds CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD and CAP_SETFCAP.
+ */
+uint64_t sb_caps_wanted(bool keep_chown);
+
+/*
+ * Keep only `keep` in the permitted and effective sets, clear the inheritable set and the ambient set, and drop
+ * everything else from the bounding set (so nothing can come back, not even through execve of a file with
+ * file capabilities). 0 or -errno. Needs CAP_SETPCAP on entry for the bounding set (root has it).
+ */
+int sb_caps_drop(uint64_t keep);

@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The overlay's fs ops (directories are in overlay-dir.c). Each op resolves its node id: a virtual node is
+ * answered here (under ovl->lock), a virtual directory over a real one falls through to it, and any other id
+ * goes to the fs that owns it.
+ */
+#include "tree/overlay-int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/macros.h"
+
+#define COUNT(o) atomic_fetch_add(&(o)->n_requests, 1)
+
+/* -- connection -- */
+
+static int o_init(struct fs *fs, struct fs_conn *conn)
+{
+	struct ovl *o = ovl_of(fs);
+	int r = FS_CALL(o->lower, init, conn);
+	if (r < 0 && r != -ENOSYS)
+		return r;
+	pthread_rwlock_rdlock(&o->rlock);
+	for (size_t i = 0; i < o->nroutes; i++) {
+		if (!o->routes[i].fs)
+			continue;
+		/* each entry may only restrict what the connection uses */
+		struct fs_conn c = *conn;
+		int k = FS_CALL(o->routes[i].fs, init, &c);
+		if (k < 0 && k != -ENOSYS) {
+			pthread_rwlock_unlock(&o->rlock);
+			return k;
+		}
+		conn->want &= c.want;
+		conn->max_write = MIN(conn->max_write, c.max_write);
+	}
+	pthread_rwlock_unlock(&o->rlock);
+	o->notifier = conn->notifier;
+	o->submounts = conn->want & FS_CAP_SUBMOUNTS;
+	o->conn = *conn;
+	o->inited = true;
+	return 0;
+}
+
+static void destroy_fs(struct fs *f)
+{
+	if (f && f->ops->destroy)
+		f->ops->destroy(f);
+}
+
+static void o_destroy(struct fs *fs)
+{
+	struct ovl *o = ovl_of(fs);
+	static const struct fs_ctx ctx0 = { 0, 0, 0, 0 };
+	/* the client is gone: its lookups and open handles with it (a vhost-user front end may reconnect) */
+	pthread_mutex_lock(&o->lock);
+	for (size_t i = 0; i < o->nnodes; i++)
+		if (o->nodes[i])
+			o->nodes[i]->nlookup = 0;
+	for (size_t i = 0; i < o->nnodes; i++)
+		if (o->nodes[i])
+			ovl_node_maybe_free(o, o->nodes[i]);
+	struct ovl_handle **hs = o->handles;
+	size_t nh = o->nhandles;
+	o->handles = NULL;
+	o->nhandles = o->hcap = 0;
+	pthread_mutex_unlock(&o->lock);
+	for (size_t i = 0; i < nh; i++) {
+		if (hs[i] && hs[i]->has_u)
+			FS_CALL_VOID(hs[i]->ufs, releasedir, &ctx0, hs[i]->uino, hs[i]->ufh);
+		ovl_handle_put(hs[i]);
+	}
+	free(hs);
+	destroy_fs(o->lower);
+	pthread_rwlock_rdlock(&o->rlock);
+	for (size_t i = 0; i < o->nroutes; i++)
+		destroy_fs(o->routes[i].fs);
+	pthread_rwlock_unlock(&o->rlock);
+	/* a vhost-user front end may connect again and reuse this fs */
+	pthread_mutex_lock(&o->lock);
+	ovl_reresolve_locked(o);
+	o->inited = false;
+	pthread_mutex_unlock(&o->lock);
+}
+
+/* -- names -- */
+
+static int o_lookup(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name,
+		    struct fs_entry *ret)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	pthread_mutex_lock(&o->lock);
+	int r = ovl_resolve_locked(o, parent, &t);
+	if (r >= 0 && t.n) {
+		struct vnode *k = NULL;
+		if (t.n->kind != VK_DIR) {
+			r = -ENOTDIR; /* a virtual file, or a file entry: nothing is reachable below it */
+		} else if (t.n->kind == VK_DIR && strcmp(name, ".") == 0) {
+			k = t.n;
+		} else if (t.n->kind == VK_DIR && strcmp(name, "..") == 0) {
+			/* never below a graft root: ".." of an entry's root is the tree's directory above it */
+			k = t.n->parent && t.n != o->root ? t.n->parent : o->root;
+		} else if (t.n->kind == VK_DIR) {
+			k = ovl_kid(t.n, name);
+		}
+		if (k) {
+			r = ovl_node_entry(o, ctx, k, ret);
+			pthread_mutex_unlock(&o->lock);
+			return r;
+		}
+		if (r >= 0 && !t.fs)
+			r = -ENOENT;
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (r < 0)
+		return r;
+	/* ".." of a real root can only be the tree's business: never ask the entry's fs to go above it */
+	if (strcmp(name, "..") == 0 && t.ino == t.fs->root)
+		return -ENOENT;
+	r = FS_CALL(t.fs, lookup, ctx, t.ino, name, ret);
+	if (r >= 0)
+		ovl_remap_entry(ret, t.tag);
+	return r;
+}
+
+static void o_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
+{
+	struct ovl *o = ovl_of(fs);
+	pthread_mutex_lock(&o->lock);
+	struct vnode *n = ovl_node(o, ino);
+	if (n) {
+		n->nlookup = nlookup >= n->nlookup ? 0 : n->nlookup - nlookup;
+		ovl_node_maybe_free(o, n);
+		pthread_mutex_unlock(&o->lock);
+		return;
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (fs_ino_space(ino) == o->space || ino == FS_ROOT_ID)
+		return;
+	uint16_t tag;
+	struct fs *f = ovl_route(o, ino, &tag);
+	FS_CALL_VOID(f, forget, ino, nlookup);
+}
+
+/*
+ * Resolve id for an op that virtual nodes answer with a fixed error (or handle themselves): returns 1 with the
+ * lock held when id is a virtual node without a real one under it, 0 (unlocked) with t filled to forward, or
+ * -errno.
+ */
+static int target(struct ovl *o, uint64_t id, struct ovl_target *t)
+{
+	pthread_mutex_lock(&o->lock);
+	int r = ovl_resolve_locked(o, id, t);
+	if (r >= 0 && t->n && !t->fs)
+		return 1;
+	pthread_mutex_unlock(&o->lock);
+	return r < 0 ? r : 0;
+}
+
+static int o_getattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, bool has_fh,
+		     struct stat *ret_attr, double *ret_timeout)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		*ret_attr = t.n->attr;
+		if (t.n->blob)
+			ret_attr->st_size = (off_t)t.n->blob->len;
+		*ret_timeout = t.n->fn ? 0 : 1.0;
+		pthread_mutex_unlock(&o->lock);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	/* a merged directory's fh is ours, not the real fs's */
+	if (t.vdir)
+		has_fh = false;
+	r = FS_CALL(t.fs, getattr, ctx, t.ino, fh, has_fh, ret_attr, ret_timeout);
+	if (r >= 0)
+		ret_attr->st_ino = ovl_ino_map(ret_attr->st_ino, t.tag);
+	return r;
+}
+
+static int o_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const struct stat *attr,
+		     uint32_t to_set, uint64_t fh, struct stat *ret_attr, double *ret_timeout)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return -EROFS; /* virtual entries are the server's: the client cannot change them */
+	}
+	if (r < 0)
+		return r;
+	if (t.vdir)
+		to_set &= ~FS_SET_FH;
+	r = FS_CALL(t.fs, setattr, ctx, t.ino, attr, to_set, fh, ret_attr, ret_timeout);
+	if (r >= 0)
+		ret_attr->st_ino = ovl_ino_map(ret_attr->st_ino, t.tag);
+	return r;
+}
+
+static int o_readlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, char *buf, size_t size,
+		      size_t *ret_len)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return -EINVAL;
+	}
+	if (r < 0)
+		return r;
+	return FS_CALL(t.fs, readlink, ctx, t.ino, buf, size, ret_len);
+}
+
+/*
+ * Where a new name in parent goes: 0 with (fs, ino) of the real directory, or -errno. A name a virtual entry
+ * holds is taken (EEXIST); a purely virtual directory cannot hold new names (EROFS).
+ */
+static int new_name_target(struct ovl *o, uint64_t parent, const char *name, struct ovl_target *t)
+{
+	pthread_mutex_lock(&o->lock);
+	int r = ovl_resolve_locked(o, parent, t);
+	if (r >= 0 && t->n) {
+		if (t->n->kind != VK_DIR)
+			r = t->n->kind == VK_FILE ? -ENOTDIR : 0;
+		else if (ovl_kid(t->n, name))
+			r = -EEXIST;
+		else if (!t->fs)
+			r = -EROFS;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
+static int o_mknod(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name, mode_t mode,
+		   dev_t rdev, struct fs_entry *ret)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = new_name_target(o, parent, name, &t);
+	if (r >= 0 && (r = FS_CALL(t.fs, mknod, ctx, t.ino, name, mode, rdev, ret)) >= 0)
+		ovl_remap_entry(ret, t.tag);
+	return r;
+}
+
+static int o_mkdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name, mode_t mode,
+		   struct fs_entry *ret)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = new_name_target(o, parent, name, &t);
+	if (r >= 0 && (r = FS_CALL(t.fs, mkdir, ctx, t.ino, name, mode, ret)) >= 0)
+		ovl_remap_entry(ret, t.tag);
+	return r;
+}
+
+static int o_symlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name,
+		     const char *target_path, struct fs_entry *ret)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = new_name_target(o, parent, name, &t);
+	if (r >= 0 && (r = FS_CALL(t.fs, symlink, ctx, t.ino, name, target_path, ret)) >= 0)
+		ovl_remap_entry(ret, t.tag);
+	return r;
+}
+
+static int o_create(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name, mode_t mode,
+		    int flags, struct fs_entry *ret_entry, struct fs_open *ret_open)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = new_name_target(o, parent, name, &t);
+	if (r >= 0 && (r = FS_CALL(t.fs, create, ctx, t.ino, name, mode, flags, ret_entry, ret_open)) >= 0)
+		ovl_remap_entry(ret_entry, t.tag);
+	return r;
+}
+
+static int o_tmpfile(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, mode_t mode, int flags,
+		     struct fs_entry *ret_entry, struct fs_open *ret_open)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = new_name_target(o, parent, "", &t);
+	if (r >= 0 && (r = FS_CALL(t.fs, tmpfile, ctx, t.ino, mode, flags, ret_entry, ret_open)) >= 0)
+		ovl_remap_entry(ret_entry, t.tag);
+	return r;
+}
+
+static int o_link(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t newparent, const char *newname,
+		  struct fs_entry *ret)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target src, dst;
+	COUNT(o);
+	int r = new_name_target(o, newparent, newname, &dst);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&o->lock);
+	r = ovl_resolve_locked(o, ino, &src);
+	/* a graft's root (or a virtual file) linked elsewhere would leave its entry: another device for link(2) */
+	if (r >= 0 && (src.n || src.fs != dst.fs))
+		r = -EXDEV;
+	pthread_mutex_unlock(&o->lock);
+	if (r >= 0 && (r = FS_CALL(dst.fs, link, ctx, src.ino, dst.ino, newname, ret)) >= 0)
+		ovl_remap_entry(ret, dst.tag);
+	return r;
+}
+
+/* Where removing or renaming name in parent goes: virtual names and graft roots cannot be touched. */
+static int old_name_target(struct ovl *o, uint64_t parent, const char *name, struct ovl_target *t)
+{
+	pthread_mutex_lock(&o->lock);
+	int r = ovl_resolve_locked(o, parent, t);
+	if (r >= 0 && t->n) {
+		struct vnode *k = t->n->kind == VK_DIR ? ovl_kid(t->n, name) : NULL;
+		if (t->n->kind == VK_FILE)
+			r = -ENOTDIR;
+		else if (k)
+			r = k->graft ? -EBUSY : -EROFS;
+		else if (!t->fs)
+			r = -ENOENT;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
+static int o_unlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = old_name_target(o, parent, name, &t);
+	return r < 0 ? r : FS_CALL(t.fs, unlink, ctx, t.ino, name);
+}
+
+static int o_rmdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = old_name_target(o, parent, name, &t);
+	return r < 0 ? r : FS_CALL(t.fs, rmdir, ctx, t.ino, name);
+}
+
+static int o_rename(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name, uint64_t newparent,
+		    const char *newname, unsigned flags)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target a, b;
+	COUNT(o);
+	int r = old_name_target(o, parent, name, &a);
+	if (r >= 0)
+		r = old_name_target(o, newparent, newname, &b);
+	if (r == -ENOENT) /* a purely virtual target directory */
+		r = -EROFS;
+	if (r >= 0 && a.fs != b.fs)
+		r = -EXDEV;
+	return r < 0 ? r : FS_CALL(a.fs, rename, ctx, a.ino, name, b.ino, newname, flags);
+}
+
+/* -- files -- */
+
+static int o_open(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int flags, struct fs_open *ret)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return FS_CALL(t.fs, open, ctx, t.ino, flags, ret);
+	struct vnode *n = t.n;
+	if (n->kind != VK_FILE)
+		r = -EISDIR;
+	else if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		r = -EROFS;
+	else if (n->oneshot && !n->linked)
+		r = -ENOENT; /* consumed (or removed) */
+	struct ovl_blob *blob = NULL;
+	ovl_produce_fn fn = NULL;
+	void *fn_data = NULL;
+	if (r >= 0) {
+		blob = ovl_blob_ref(n->blob);
+		fn = n->fn;
+		fn_data = n->fn_data;
+		if (n->oneshot) {
+			/* gone for every later lookup; the entry was handed out with entry_timeout 0 */
+			struct vnode *p = n->parent;
+			for (size_t i = 0; p && i < p->nkids; i++)
+				if (p->kids[i] == n) {
+					p->kids[i] = p->kids[--p->nkids];
+					break;
+				}
+			n->linked = false;
+		}
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (r < 0)
+		return r;
+	if (fn) {
+		char *buf = NULL;
+		size_t len = 0;
+		r = fn(fn_data, &buf, &len);
+		if (r < 0)
+			return r;
+		struct ovl_blob *b = malloc(sizeof(*b) + len + 1);
+		if (!b) {
+			free(buf);
+			return -ENOMEM;
+		}
+		atomic_init(&b->refs, 1);
+		b->len = len;
+		if (len)
+			memcpy(b->data, buf, len);
+		free(buf);
+		blob = b;
+	}
+	struct ovl_handle *h = calloc(1, sizeof(*h));
+	if (!h) {
+		ovl_blob_unref(blob);
+		return -ENOMEM;
+	}
+	atomic_init(&h->refs, 1);
+	pthread_mutex_init(&h->mu, NULL);
+	h->blob = blob;
+	*ret = (struct fs_open){ .backing_fd = -1 };
+	r = ovl_handle_add(o, h, &ret->fh);
+	if (r < 0) {
+		ovl_handle_put(h);
+		return r;
+	}
+	/* bytes made at open can differ from what the client cached: read them from us every time */
+	ret->flags = fn ? FS_OPEN_DIRECT_IO : 0;
+	atomic_fetch_add(&o->n_opens, 1);
+	return 0;
+}
+
+static int o_read(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t off, size_t size,
+		  const struct iovec *dst, int dst_cnt, size_t *ret_len)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1)
+		pthread_mutex_unlock(&o->lock);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return FS_CALL(t.fs, read, ctx, t.ino, fh, off, size, dst, dst_cnt, ret_len);
+	struct ovl_handle *h = ovl_handle_get(o, fh, false, false);
+	if (!h)
+		return -EBADF;
+	size_t done = 0;
+	if (h->blob && off < h->blob->len) {
+		size_t want = MIN(size, h->blob->len - (size_t)off);
+		for (int i = 0; i < dst_cnt && done < want; i++) {
+			size_t k = MIN(dst[i].iov_len, want - done);
+			memcpy(dst[i].iov_base, h->blob->data + off + done, k);
+			done += k;
+		}
+	}
+	ovl_handle_put(h);
+	*ret_len = done;
+	return 0;
+}
+
+static int o_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t off, size_t size,
+		   const struct iovec *src, int src_cnt, uint32_t write_flags, size_t *ret_len)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return -EROFS;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, write, ctx, t.ino, fh, off, size, src, src_cnt, write_flags, ret_len);
+}
+
+static int o_flush(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t lock_owner)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return 0;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, flush, ctx, t.ino, fh, lock_owner);
+}
+
+static void o_release(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, int flags,
+		      uint64_t lock_owner, bool flock_release)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	pthread_mutex_lock(&o->lock);
+	int r = ovl_resolve_locked(o, ino, &t);
+	pthread_mutex_unlock(&o->lock);
+	/* a virtual file's handle is ours, also when its node is already freed (fh names it) */
+	if ((r >= 0 && t.n && !t.fs) || (r < 0 && fs_ino_space(ino) == o->space)) {
+		ovl_handle_put(ovl_handle_get(o, fh, false, true));
+		return;
+	}
+	if (r >= 0)
+		FS_CALL_VOID(t.fs, release, ctx, t.ino, fh, flags, lock_owner, flock_release);
+}
+
+static int o_fsync(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, bool datasync)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return 0;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, fsync, ctx, t.ino, fh, datasync);
+}
+
+static int o_statfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, struct statvfs *ret)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return FS_CALL(o->lower, statfs, ctx, o->lower->root, ret);
+	}
+	return r < 0 ? r : FS_CALL(t.fs, statfs, ctx, t.ino, ret);
+}
+
+/* -- xattrs, access, locks -- */
+
+static int o_setxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, const void *value,
+		      size_t size, int xattr_flags, uint32_t setxattr_flags)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return -EROFS;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, setxattr, ctx, t.ino, name, value, size, xattr_flags, setxattr_flags);
+}
+
+static int o_getxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, void *buf,
+		      size_t size, size_t *ret_size)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return -ENODATA;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, getxattr, ctx, t.ino, name, buf, size, ret_size);
+}
+
+static int o_listxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, char *buf, size_t size,
+		       size_t *ret_size)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		*ret_size = 0;
+		return 0;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, listxattr, ctx, t.ino, buf, size, ret_size);
+}
+
+static int o_removexattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return -EROFS;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, removexattr, ctx, t.ino, name);
+}
+
+/* Permission bits of a virtual node, as the kernel's generic check would apply them. */
+static int mode_access(const struct stat *st, const struct fs_ctx *ctx, int mask)
+{
+	if (mask & W_OK)
+		return -EROFS;
+	mask &= R_OK | X_OK;
+	if (ctx->uid == 0) {
+		if ((mask & X_OK) && !S_ISDIR(st->st_mode) && !(st->st_mode & 0111))
+			return -EACCES;
+		return 0;
+	}
+	mode_t bits = st->st_mode;
+	if (ctx->uid == st->st_uid)
+		bits >>= 6;
+	else if (ctx->gid == st->st_gid)
+		bits >>= 3;
+	return ((bits & 7) & (mode_t)mask) == (mode_t)mask ? 0 : -EACCES;
+}
+
+static int o_access(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int mask)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		r = mode_access(&t.n->attr, ctx, mask);
+		pthread_mutex_unlock(&o->lock);
+		return r;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, access, ctx, t.ino, mask);
+}
+
+static int o_getlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
+		   struct flock *lk)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		lk->l_type = F_UNLCK; /* nobody can write a virtual file: no lock ever conflicts that matters */
+		return 0;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, getlk, ctx, t.ino, fh, owner, lk);
+}
+
+static int o_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
+		   const struct flock *lk, bool sleep, bool is_flock)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return 0;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, setlk, ctx, t.ino, fh, owner, lk, sleep, is_flock);
+}
+
+static int o_fallocate(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, int mode, off_t off,
+		       off_t len)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	COUNT(o);
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return -EROFS;
+	}
+	return r < 0 ? r : FS_CALL(t.fs, fallocate, ctx, t.ino, fh, mode, off, len);
+}
+
+static int o_lseek(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, off_t off, int whence,
+		   off_t *ret_off)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	int r = target(o, ino, &t);
+	if (r == 1)
+		pthread_mutex_unlock(&o->lock);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return FS_CALL(t.fs, lseek, ctx, t.ino, fh, off, whence, ret_off);
+	struct ovl_handle *h = ovl_handle_get(o, fh, false, false);
+	if (!h)
+		return -EBADF;
+	off_t len = h->blob ? (off_t)h->blob->len : 0;
+	ovl_handle_put(h);
+	if (off < 0)
+		return -EINVAL;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off >= len)
+		return -ENXIO;
+	*ret_off = whence == SEEK_DATA ? off : len;
+	return 0;
+}
+
+static int o_copy_file_range(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino_in, uint64_t fh_in,
+			     off_t off_in, uint64_t ino_out, uint64_t fh_out, off_t off_out, size_t len,
+			     unsigned flags, size_t *ret_len)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target a, b;
+	COUNT(o);
+	pthread_mutex_lock(&o->lock);
+	int r = ovl_resolve_locked(o, ino_in, &a);
+	if (r >= 0)
+		r = ovl_resolve_locked(o, ino_out, &b);
+	/* the client falls back to read+write on EXDEV: right for virtual files and across entries */
+	if (r >= 0 && (!a.fs || !b.fs || a.fs != b.fs || (a.n && a.n->kind == VK_DIR) ||
+		       (b.n && b.n->kind == VK_DIR)))
+		r = -EXDEV;
+	pthread_mutex_unlock(&o->lock);
+	return r < 0 ? r
+		     : FS_CALL(a.fs, copy_file_range, ctx, a.ino, fh_in, off_in, b.ino, fh_out, off_out, len, flags,
+			       ret_len);
+}
+
+static int o_syncfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino)
+{
+	struct ovl *o = ovl_of(fs);
+	struct ovl_target t;
+	int r = target(o, ino, &t);
+	if (r == 1) {
+		pthread_mutex_unlock(&o->lock);
+		return FS_CALL(o->lower, syncfs, ctx, o->lower->root);
+	}
+	return r < 0 ? r : FS_CALL(t.fs, syncfs, ctx, t.ino);
+}
+
+const struct fs_ops ovl_ops = {
+	.init = o_init,
+	.destroy = o_destroy,
+	.lookup = o_lookup,
+	.forget = o_forget,
+	.getattr = o_getattr,
+	.setattr = o_setattr,
+	.readlink = o_readlink,
+	.mknod = o_mknod,
+	.mkdir = o_mkdir,
+	.symlink = o_symlink,
+	.link = o_link,
+	.unlink = o_unlink,
+	.rmdir = o_rmdir,
+	.rename = o_rename,
+	.open = o_open,
+	.create = o_create,
+	.tmpfile = o_tmpfile,
+	.read = o_read,
+	.write = o_write,
+	.flush = o_flush,
+	.release = o_release,
+	.fsync = o_fsync,
+	.opendir = ovl_opendir,
+	.readdir = ovl_readdir,
+	.releasedir = ovl_releasedir,
+	.fsyncdir = ovl_fsyncdir,
+	.statfs = o_statfs,
+	.setxattr = o_setxattr,
+	.getxattr = o_getxattr,
+	.listxattr = o_listxattr,
+	.removexattr = o_removexattr,
+	.access = o_access,
+	.getlk = o_getlk,
+	.setlk = o_setlk,
+	.fallocate = o_fallocate,
+	.lseek = o_lseek,
+	.copy_file_range = o_copy_file_range,
+	.syncfs = o_syncfs,
+};

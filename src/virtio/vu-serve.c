@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/* `boxshare serve --socket-path/--fd`: the listening socket, one connection at a time, the glue to proto. */
+#include "virtio/vu-serve.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/macros.h"
+#include "virtio/vu-conn.h"
+#include "virtio/vu-dev.h"
+
+int vu_listen(const char *socket_path, int *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = strlen(socket_path);
+	if (len == 0 || len >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, socket_path, len);
+
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A stale socket from an earlier run is replaced; anything that is not a socket is left alone. */
+	struct stat st;
+	if (lstat(socket_path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		if (unlink(socket_path) < 0)
+			return -errno;
+	}
+	/* The socket is created 0600: only its owner (the VMM's user, usually root) may connect. */
+	mode_t old = umask(0177);
+	int r = RET_NERRNO(bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
+	umask(old);
+	if (r < 0)
+		return r;
+	if (listen(fd, 1) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+struct proto_glue {
+	vu_session_factory make;
+	void *data;
+};
+
+static int glue_new(void *data, void **ret)
+{
+	struct proto_glue *g = data;
+	struct proto_session *s;
+	int r = g->make(g->data, &s);
+	if (r < 0)
+		return r;
+	*ret = s;
+	return 0;
+}
+static void glue_free(void *data, void *s)
+{
+	proto_session_free(s);
+}
+static ssize_t glue_handle(void *s, const struct iovec *in, int in_cnt, const struct iovec *out, int out_cnt)
+{
+	return proto_handle(s, in, in_cnt, out, out_cnt);
+}
+static bool glue_done(void *s)
+{
+	return proto_session_done(s);
+}
+
+/*
+ * A guest that reboots (or whose driver is reloaded) without unmounting keeps the vhost-user connection and
+ * sends FUSE_INIT again; proto answers a second INIT on a live session with an error, so the transport hands it
+ * a fresh session. This is the one place outside proto that reads a FUSE header field: the opcode, copied out
+ * of guest memory (it is only a hint: proto validates the request again).
+ */
+static bool glue_restarts(void *s, const struct iovec *in, int in_cnt)
+{
+	struct fuse_in_header h;
+	size_t got = 0;
+	for (int i = 0; i < in_cnt && got < sizeof(h); i++) {
+		size_t k = MIN(in[i].iov_len, sizeof(h) - got);
+		memcpy((uint8_t *)&h + got, in[i].iov_base, k);
+		got += k;
+	}
+	return got == sizeof(h) && h.opcode == FUSE_INIT && proto_session_ready(s);
+}
+
+static int serve_one(int conn, const struct vu_serve_opts *o, const struct vu_backend *be)
+{
+	struct vu_dev_opts dopts = {
+		.nqueues = o->nqueues ? o->nqueues : 1,
+		.thread_pool = o->thread_pool,
+		.tag = o->tag,
+	};
+	struct vu_dev *d;
+	int r = vu_dev_new(&dopts, be, &d);
+	if (r < 0)
+		return r;
+	r = vu_conn_serve(conn, d);
+	vu_dev_free(d);
+	return r;
+}
+
+int vu_serve(int sock_fd, const struct vu_serve_opts *o, vu_session_factory make_session, void *data)
+{
+	struct proto_glue g = { .make = make_session, .data = data };
+	const struct vu_backend be = {
+		.session_new = glue_new,
+		.session_free = glue_free,
+		.handle = glue_handle,
+		.session_done = glue_done,
+		.session_restarts = glue_restarts,
+		.data = &g,
+	};
+	int listening = 0;
+	socklen_t sl = sizeof(listening);
+	if (getsockopt(sock_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0)
+		return -errno;
+	if (!listening)
+		return serve_one(sock_fd, o, &be);
+
+	for (;;) {
+		_cleanup_close_ int conn = accept4(sock_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return -errno;
+		}
+		log_info("vhost-user: front end connected");
+		int r = serve_one(conn, o, &be);
+		log_info("vhost-user: front end disconnected%s%s", r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		if (!o->wait_reconnect)
+			return r;
+	}
+}

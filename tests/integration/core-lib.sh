@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: MIT
+# Shared by the core-*.sh integration tests (sourced, not run): a temp dir, a `boxshare serve` mount of it that
+# is always torn down (lazy umount in a trap, the server killed by its pid), and small assertions.
+#
+# After core_init: $T (the temp dir, removed at exit), $SHARE (the host directory served), $MNT (the mount point),
+# $OUTSIDE (a host directory outside the share). core_mount starts a server and sets $SERVE_PID.
+
+core_skip() { echo "SKIP: $*" >&2; exit 77; }
+core_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+core_init() {
+	BOXSHARE=${1:?usage: $0 BOXSHARE [FSCLIENT]}
+	[ "$(id -u)" = 0 ] || core_skip "needs root (mounts through /dev/fuse)"
+	[ -c /dev/fuse ] || core_skip "no /dev/fuse"
+	[ -x "$BOXSHARE" ] || core_fail "$BOXSHARE is not an executable"
+	if ! "$BOXSHARE" serve --help >/dev/null 2>&1; then
+		core_skip "'boxshare serve' is not built yet"
+	fi
+	T=$(mktemp -d /tmp/boxshare-core.XXXXXX)
+	chmod 755 "$T" # other uids (the access checks) must be able to walk to the mount
+	SHARE=$T/share MNT=$T/mnt OUTSIDE=$T/outside
+	mkdir "$SHARE" "$MNT" "$OUTSIDE"
+	SERVE_PID=
+	trap core_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# Stop the server whatever state it is in: SIGTERM, then SIGKILL to every process of it (a confined child
+# outlives its supervisor's SIGKILL). Killing the server is also what releases a client stuck in a request the
+# server never answers (the kernel waits for a sent request uninterruptibly, even through SIGKILL).
+core_kill_server() {
+	[ -n "$SERVE_PID" ] || return 0
+	local pids
+	pids=$(core_server_pids "$SERVE_PID")
+	umount -l "$MNT" 2>/dev/null
+	kill $pids 2>/dev/null
+	for _ in $(seq 30); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -9 $pids 2>/dev/null
+	wait "$SERVE_PID" 2>/dev/null
+	SERVE_PID=
+}
+
+core_cleanup() {
+	local rc=$?
+	set +e
+	core_kill_server
+	if [ -n "$T" ]; then
+		# never leave a mount behind, whatever happened
+		while grep -q " $MNT " /proc/self/mounts 2>/dev/null; do umount -l "$MNT" || break; done
+		rm -rf "$T"
+	fi
+	exit $rc
+}
+
+core_is_mounted() { grep -q " $MNT fuse" /proc/self/mounts; }
+
+# core_mount FLAGS...: serve $SHARE at $MNT with FLAGS; waits for the mount (10 s at most).
+core_mount() {
+	SERVE_LOG=$T/serve.$(date +%s%N).log
+	echo "# boxshare serve --source $SHARE --mount $MNT $*"
+	"$BOXSHARE" serve --source "$SHARE" --mount "$MNT" "$@" >"$SERVE_LOG" 2>&1 &
+	SERVE_PID=$!
+	for _ in $(seq 100); do
+		core_is_mounted && return 0
+		if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+			sed 's/^/# serve: /' "$SERVE_LOG" >&2
+			wait "$SERVE_PID"
+			core_fail "boxshare serve $* exited with status $? before mounting"
+		fi
+		sleep 0.1
+	done
+	sed 's/^/# serve: /' "$SERVE_LOG" >&2
+	core_fail "boxshare serve $*: $MNT not mounted after 10 s"
+}
+
+# core_umount: unmount the way a user does (umount), and the server must exit by itself with status 0.
+core_umount() {
+	[ -n "$SERVE_PID" ] || return 0 # killed after a hang: nothing left to unmount
+	umount "$MNT" || { umount -l "$MNT"; core_fail "umount $MNT failed (busy?)"; }
+	local st
+	for _ in $(seq 100); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$SERVE_PID" 2>/dev/null; then
+		kill -9 "$SERVE_PID"
+		wait "$SERVE_PID"
+		SERVE_PID=
+		core_fail "the server did not exit within 10 s of the umount"
+	fi
+	wait "$SERVE_PID"; st=$?
+	SERVE_PID=
+	if [ "$st" != 0 ]; then
+		sed 's/^/# serve: /' "$SERVE_LOG" >&2
+		core_fail "the server exited with status $st after the umount"
+	fi
+	core_is_mounted && core_fail "$MNT is still mounted after the server exited"
+	return 0
+}
+
+# Every process of the server (a supervisor may fork the confined server): the pid and its descendants.
+core_server_pids() {
+	local p=$1 kids
+	echo "$p"
+	for kids in /proc/"$p"/task/*/children; do
+		for k in $(cat "$kids" 2>/dev/null); do core_server_pids "$k"; done
+	done
+}
+
+# The number of fds the server holds now (all its processes).
+core_server_fds() {
+	local n=0 p
+	for p in $(core_server_pids "$SERVE_PID"); do
+		n=$((n + $(ls /proc/"$p"/fd 2>/dev/null | wc -l)))
+	done
+	echo "$n"
+}
+
+CORE_FAILED=0
+# Run fsclient and pass its TAP output on. A failure is counted (core_finish fails the test), so one run
+# reports every failing mount configuration. If fsclient hangs in a request the server never answers (its
+# watchdog then prints the failure and exits, but the process cannot die until the server answers), the server
+# is killed: that round is lost, the next one mounts afresh.
+core_fsclient() {
+	local label=$1; shift
+	local out=$T/fsclient.out limit=${FSCLIENT_TIMEOUT:-270} waited=0 rc hung=0
+	echo "# fsclient ($label): $*"
+	FSCLIENT_CHECK_TIMEOUT=${FSCLIENT_CHECK_TIMEOUT:-60} "$FSCLIENT" "$@" >"$out" 2>&1 &
+	local pid=$!
+	while kill -0 $pid 2>/dev/null; do
+		if grep -q 'timed out after' "$out" || [ $waited -ge $((limit * 10)) ]; then
+			sleep 2
+			if kill -0 $pid 2>/dev/null; then
+				hung=1
+				echo "# fsclient ($label) is stuck in the server: killing the server"
+				core_kill_server
+				kill -9 $pid 2>/dev/null
+			fi
+			break
+		fi
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	wait $pid; rc=$?
+	cat "$out"
+	if [ $rc != 0 ] || [ $hung = 1 ]; then
+		echo "# FAILED: fsclient ($label) (status $rc)"
+		CORE_FAILED=$((CORE_FAILED + 1))
+		return 1
+	fi
+	return 0
+}
+
+# End of a test: fail if any round failed.
+core_finish() {
+	[ "$CORE_FAILED" = 0 ] || core_fail "$CORE_FAILED fsclient round(s) failed (see 'not ok' above)"
+	echo "# $(basename "$0"): all passed"
+}
