@@ -121,13 +121,43 @@ struct fs_notifier {
 };
 
 /*
- * A directory listing buffer, owned by proto, filled by readdir. The fs adds entries in order; each carries the
- * offset of the *next* entry (what a later readdir call passes back as `off` to continue after it).
- * fs_dirbuf_add() returns 0, or -ENOSPC when the entry does not fit (then it was not added: for readdirplus the
- * fs must undo the lookup it took for that entry). Offsets are the fs's own cookies: they must stay valid across
- * calls while entries come and go.
+ * A directory listing buffer, filled by readdir. The fs adds entries in order; each carries the offset of the
+ * *next* entry (what a later readdir call passes back as `off` to continue after it). fs_dirbuf_add*() return
+ * 0, or -ENOSPC when the entry does not fit (then it was not added: for readdirplus the fs must undo the lookup
+ * it took for that entry). Offsets are the fs's own cookies: they must stay valid across calls while entries
+ * come and go.
+ *
+ * Two kinds: proto's buffer encodes FUSE dirents straight into the reply (proto/wire.c sets it up); a layer
+ * that needs to see or change what its inner fs lists (merge, renumber st_ino, hide names) passes the inner a
+ * *filter* buffer made with fs_dirbuf_init_filter(): every entry the inner adds goes to the filter's callbacks,
+ * which may forward it, changed or not, to another buffer, or keep it. No code outside proto decodes dirents.
  */
 struct fs_dirbuf;
+struct fs_dirbuf_filter {
+	/* Would an entry of namelen fit? (A filter that forwards answers for the buffer it forwards to.) */
+	bool (*fits)(void *data, size_t namelen);
+	/* One entry. plus_e is NULL when no lookup was taken (a plain entry, or a name-only entry of a plus
+	 * listing); otherwise it is the entry with its lookup taken (plus_e->ino != 0). Return 0, or -ENOSPC if it was not taken (the inner then
+	 * undoes its lookup and stops); a filter that drops an entry returns 0 and undoes the lookup itself. */
+	int (*add)(void *data, const char *name, size_t namelen, uint64_t st_ino, unsigned type,
+		   const struct fs_entry *plus_e, uint64_t next_off);
+	void *data;
+};
+struct fs_dirbuf {
+	/* encoding kind (proto): FUSE dirents in mem[0..size) */
+	char *mem;
+	size_t size;
+	size_t len;
+	bool plus;      /* readdirplus: entries carry attrs and a lookup */
+	bool submounts; /* FUSE_ATTR_SUBMOUNT may be set (negotiated) */
+	/* filter kind (a layer): when set, every add goes here and mem is unused */
+	const struct fs_dirbuf_filter *filter;
+};
+/* A filter buffer; plus says whether the inner should produce readdirplus entries. */
+static inline void fs_dirbuf_init_filter(struct fs_dirbuf *b, bool plus, const struct fs_dirbuf_filter *f)
+{
+	*b = (struct fs_dirbuf){ .plus = plus, .filter = f };
+}
 bool fs_dirbuf_is_plus(const struct fs_dirbuf *b);
 /* Would an entry with this name fit? Check this before taking a lookup for readdirplus. */
 bool fs_dirbuf_fits(const struct fs_dirbuf *b, size_t namelen);
@@ -283,11 +313,11 @@ static inline uint64_t fs_ino_local(uint64_t ino)
 
 /* Call an op; a NULL slot is -ENOSYS. Layers use these to reach their inner fs, proto to reach the top. */
 #include <errno.h>
-#define FS_CALL(f, op, ...) ((f)->ops->op ? (f)->ops->op((f), __VA_ARGS__) : -ENOSYS)
+#define FS_CALL(f, op, ...) ((f)->ops->op ? (f)->ops->op((f), ##__VA_ARGS__) : -ENOSYS)
 #define FS_CALL_VOID(f, op, ...)                                                                                 \
 	do {                                                                                                     \
 		if ((f)->ops->op)                                                                                \
-			(f)->ops->op((f), __VA_ARGS__);                                                          \
+			(f)->ops->op((f), ##__VA_ARGS__);                                                        \
 	} while (0)
 static inline void fs_free(struct fs *f)
 {

@@ -104,10 +104,12 @@ struct bxm_mount {
 };
 
 /* In the runtime (the host's namespaces): clone source (absolute, or relative to dirfd) as a detached tree
- * (recursive with rbind) and idmap it through userns_fd (ridmap: the whole tree). The caller sends the fd to
- * the container's init, which attaches it with bxm_mount(use_tree_fd). */
-int bxm_idmap_tree(int dirfd, const char *source, const struct bxm_options *opts, int userns_fd, int *ret_fd,
-		   struct bxm_error *err);
+ * (recursive with rbind) and idmap it through userns_fd (ridmap: the whole tree). prop is the root
+ * propagation given to bxm_root_prepare() (MS_* | MS_REC; 0 = rprivate): with MS_REC the tree gets it too,
+ * as the container's copies of the host's mounts do, so it leaves the host's peer groups unless that is
+ * asked for. The caller sends the fd to the container's init, which attaches it with bxm_mount(use_tree_fd). */
+int bxm_idmap_tree(int dirfd, const char *source, const struct bxm_options *opts, int userns_fd, unsigned long prop,
+		   int *ret_fd, struct bxm_error *err);
 
 /* Open the context: probes the API (BXM_LEGACY forces mount(2)) and makes a private procfs instance that is
  * used for every fd-relative path (so a spec without /proc works): a detached fsmount() with the new API;
@@ -139,6 +141,10 @@ int bxm_root_prepare(struct bxm_ctx *ctx, const char *rootfs, unsigned long prop
 /* Mount one spec entry under the root: creates the target (a directory, or an empty file for a bind of a
  * file) inside the root. */
 int bxm_mount(struct bxm_ctx *ctx, const struct bxm_mount *m, struct bxm_error *err);
+
+/* Bind what src_fd is open on (a pty, a file the caller opened) onto target under the root, creating it as
+ * an empty file (or a directory for a directory). Used for /dev/console. */
+int bxm_bind_fd(struct bxm_ctx *ctx, int src_fd, const char *target, struct bxm_error *err);
 
 /* The default /dev: the nodes null, zero, full, tty, random, urandom (bind mounted from the host with
  * BXM_USERNS, where mknod is not allowed) and the symlinks ptmx, fd, stdin, stdout, stderr are always made;

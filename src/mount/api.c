@@ -123,8 +123,8 @@ int bxm_api_fs(struct bxm_ctx *c, const struct bxm_mount *m, int tgt_fd, int *re
 	return 0;
 }
 
-int bxm_idmap_tree(int dirfd, const char *source, const struct bxm_options *o, int userns_fd, int *ret_fd,
-		   struct bxm_error *e)
+int bxm_idmap_tree(int dirfd, const char *source, const struct bxm_options *o, int userns_fd, unsigned long prop,
+		   int *ret_fd, struct bxm_error *e)
 {
 	char what[256];
 	snprintf(what, sizeof(what), "bind %s", source ? source : "");
@@ -140,6 +140,19 @@ int bxm_idmap_tree(int dirfd, const char *source, const struct bxm_options *o, i
 	int r = sys_mount_setattr(tree, "", AT_EMPTY_PATH | (o->ridmap ? AT_RECURSIVE : 0), &a);
 	if (r < 0)
 		return bxm_fail(e, r, "mount_setattr", NULL, NULL);
+	/* The clone of a shared host mount joins the host's peer group, and would stay in it once attached in
+	 * the container: whatever is mounted under it there would appear on the host. A bind made in the
+	 * container is a clone of the container's copy, which bxm_root_prepare() gave the root propagation
+	 * (recursively for the r- forms): give this tree the same, so both kinds of bind behave alike. */
+	unsigned long p = prop & ~(unsigned long)MS_REC;
+	if (!p)
+		p = MS_PRIVATE, prop |= MS_REC;
+	if (prop & MS_REC) {
+		struct mount_attr pa = { .propagation = p == MS_UNBINDABLE ? MS_PRIVATE : p };
+		r = sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &pa);
+		if (r < 0)
+			return bxm_fail(e, r, "mount_setattr", NULL, NULL);
+	}
 	*ret_fd = TAKE_FD(tree);
 	return 0;
 }

@@ -208,6 +208,18 @@ static int mount_root_of(int fd, int *ret_fd)
 	return cur < 0 ? -errno : -ELOOP;
 }
 
+/* Propagation of the mount at fd (the root of a mount), before the private procfs exists. */
+static int propagate_early(struct bxm_ctx *c, int fd, unsigned long prop, bool recursive)
+{
+	if (c->setattr) {
+		struct mount_attr a = { .propagation = prop };
+		return sys_mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a);
+	}
+	char p[64];
+	host_fdpath(fd, p);
+	return RET_NERRNO(mount(NULL, p, NULL, prop | (recursive ? MS_REC : 0), NULL));
+}
+
 int bxm_root_prepare(struct bxm_ctx *c, const char *rootfs, unsigned long prop, struct bxm_error *e)
 {
 	bool rec = prop & MS_REC;
@@ -218,15 +230,16 @@ int bxm_root_prepare(struct bxm_ctx *c, const char *rootfs, unsigned long prop, 
 		p = MS_PRIVATE, rec = true;
 
 	/* 1. Nothing done from here on may reach the host: "/" of this namespace gets the spec's propagation
-	 *    (rprivate by default; rslave/rshared keep the host's peer groups on purpose). */
-	if (c->new_api) {
-		struct mount_attr a = { .propagation = p };
-		r = sys_mount_setattr(AT_FDCWD, "/", rec ? AT_RECURSIVE : 0, &a);
-		if (r < 0)
-			return bxm_fail(e, r, "mount_setattr", "set propagation of", "/");
-	} else if (mount(NULL, "/", NULL, p | (rec ? MS_REC : 0), NULL) < 0) {
-		return bxm_fail(e, errno, "mount", "set propagation of", "/");
-	}
+	 *    (rprivate by default; rslave/rshared keep the host's peer groups on purpose). "unbindable" is
+	 *    about the container's root only (the OCI spec: "a private mount that cannot be bind-mounted"):
+	 *    applied to the host's copies it would make every bind source, the rootfs included, refuse to be
+	 *    bound, so the tree gets "private" here and the root gets "unbindable" after pivot_root. */
+	_cleanup_close_ int slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (slash < 0)
+		return bxm_fail(e, errno, "openat", "set propagation of", "/");
+	r = propagate_early(c, slash, p == MS_UNBINDABLE ? MS_PRIVATE : p, rec);
+	if (r < 0)
+		return bxm_fail(e, r, c->setattr ? "mount_setattr" : "mount", "set propagation of", "/");
 
 	_cleanup_close_ int rfd = openat(c->bundle_fd, rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
@@ -237,24 +250,17 @@ int bxm_root_prepare(struct bxm_ctx *c, const char *rootfs, unsigned long prop, 
 	char hp[64];
 	host_fdpath(rfd, hp);
 
-	/* 2. pivot_root refuses a shared parent, and a bind under a shared parent would propagate to the
-	 *    host's peers: the mount holding the rootfs becomes private, in this namespace only. */
-	if (p == MS_SHARED) {
-		_cleanup_close_ int pfd = -1;
-		r = mount_root_of(rfd, &pfd);
-		if (r < 0)
-			return bxm_fail(e, r, "openat", "find the mount holding", rootfs);
-		char pp[64];
-		host_fdpath(pfd, pp);
-		if (c->new_api) {
-			struct mount_attr a = { .propagation = MS_PRIVATE };
-			r = sys_mount_setattr(pfd, "", AT_EMPTY_PATH, &a);
-			if (r < 0)
-				return bxm_fail(e, r, "mount_setattr", "make private the mount holding", rootfs);
-		} else if (mount(NULL, pp, NULL, MS_PRIVATE, NULL) < 0) {
-			return bxm_fail(e, errno, "mount", "make private the mount holding", rootfs);
-		}
-	}
+	/* 2. The mount holding the rootfs, in this namespace only, whatever step 1 did: a non-recursive
+	 *    propagation left it as the host has it, and when that is shared, the bind of step 3 would
+	 *    propagate to the host's peers (with every mount made under it afterwards) and pivot_root would
+	 *    refuse the shared parent. A slave stays a slave, so "slave" keeps receiving the host's mounts. */
+	_cleanup_close_ int pfd = -1;
+	r = mount_root_of(rfd, &pfd);
+	if (r < 0)
+		return bxm_fail(e, r, "openat", "find the mount holding", rootfs);
+	r = propagate_early(c, pfd, p == MS_SLAVE ? MS_SLAVE : MS_PRIVATE, false);
+	if (r < 0)
+		return bxm_fail(e, r, c->setattr ? "mount_setattr" : "mount", "make private the mount holding", rootfs);
 
 	/* 3. The rootfs bound onto itself: a mount root pivot_root accepts, and the container's root. */
 	if (c->new_api) {

@@ -5,6 +5,7 @@
  * call): the kernel follows the fd's magic link, and no string naming a rootfs path is ever walked.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,48 @@ static int mi_read(struct bxm_ctx *c, struct mi_line **ret, size_t *ret_n)
 	return 0;
 }
 
+/* After mount(2) on tgt_fd: open the new mount's root. mount(2) gives no fd of what it made, so the target is
+ * opened again by its path, and because a path can name something else by then (a symlink swapped into the
+ * rootfs), the result must prove it is the mount just made on tgt_fd: a mount root, whose parent is the
+ * mount tgt_fd lies in, at the place tgt_fd names (mountinfo's mount point against tgt_fd's own path). Flags
+ * and propagation are applied to this fd, so they never land on another mount. */
+static int reopen_new_mount(struct bxm_ctx *c, int tgt_fd, const char *path, bool nofollow, int *ret_fd)
+{
+	char link[BXM_FDPATH_MAX], want[PATH_MAX];
+	uint64_t parent = 0, id = 0;
+	bxm_fdpath(tgt_fd, link);
+	ssize_t n = readlinkat(c->proc_fd, link, want, sizeof(want) - 1);
+	if (n <= 0)
+		return n < 0 ? -errno : -ESTALE;
+	want[n] = '\0';
+	int r = mnt_id_of(tgt_fd, &parent);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = -1;
+	r = bxm_reopen_in_root(c, path, nofollow, &fd);
+	if (r < 0)
+		return r;
+	r = mnt_id_of(fd, &id);
+	if (r < 0)
+		return r;
+	if (id == parent)
+		return -ESTALE;
+	struct mi_line *v = NULL;
+	size_t nv = 0;
+	r = mi_read(c, &v, &nv);
+	if (r < 0)
+		return r;
+	r = -ESTALE;
+	for (size_t i = 0; i < nv; i++)
+		if (v[i].id == id && v[i].parent == parent && strcmp(v[i].mountpoint, want) == 0)
+			r = 0;
+	mi_free(v, nv);
+	if (r < 0)
+		return r;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 int bxm_legacy_remount_tree(struct bxm_ctx *c, int fd, uint64_t attr_set, uint64_t attr_clr)
 {
 	unsigned long set = bxm_attr_to_ms(attr_set), clear = bxm_attr_to_ms(attr_clr & ~(uint64_t)MOUNT_ATTR__ATIME);
@@ -245,7 +288,9 @@ int bxm_legacy_bind(struct bxm_ctx *c, const struct bxm_mount *m, int src_fd, in
 		return bxm_fail(e, r, "mount", NULL, NULL);
 	struct stat st;
 	bool link = o->src_nofollow && fstat(src_fd, &st) == 0 && S_ISLNK(st.st_mode);
-	r = bxm_reopen_in_root(c, tgt_path, link, ret_mnt_fd);
+	r = reopen_new_mount(c, tgt_fd, tgt_path, link, ret_mnt_fd);
+	if (r == -ESTALE)
+		bxm_err_detail(e, "the mount point changed while it was mounted on");
 	return r < 0 ? bxm_fail(e, r, "openat2", NULL, NULL) : 0;
 }
 
@@ -261,6 +306,8 @@ int bxm_legacy_fs(struct bxm_ctx *c, const struct bxm_mount *m, int tgt_fd, cons
 			bxm_err_detail(e, "options %s", o->data);
 		return bxm_fail(e, r, "mount", NULL, NULL);
 	}
-	r = bxm_reopen_in_root(c, tgt_path, false, ret_mnt_fd);
+	r = reopen_new_mount(c, tgt_fd, tgt_path, false, ret_mnt_fd);
+	if (r == -ESTALE)
+		bxm_err_detail(e, "the mount point changed while it was mounted on");
 	return r < 0 ? bxm_fail(e, r, "openat2", NULL, NULL) : 0;
 }

@@ -99,7 +99,10 @@ restart:;
 				goto restart;
 			}
 			if (last && make_file) {
-				r = open_in_root(root_fd, prefix, O_CREAT | O_RDONLY | O_NOCTTY, 0644, &fd);
+				/* O_EXCL: a FIFO or device planted here meanwhile is never opened (a FIFO would
+				 * block, a device open can have effects); it is then taken as found, by O_PATH */
+				r = open_in_root(root_fd, prefix, O_CREAT | O_EXCL | O_RDONLY | O_NOCTTY | O_NONBLOCK, 0644,
+						 &fd);
 				if (r == -EISDIR || r == -EEXIST)
 					r = open_in_root(root_fd, prefix, O_PATH, 0, &fd);
 			} else {
@@ -235,6 +238,14 @@ int bxm_mount(struct bxm_ctx *c, const struct bxm_mount *m, struct bxm_error *e)
 			return bxm_err_detail(e, "creating the mount point inside the root"),
 			       bxm_fail(e, r, "openat2", NULL, NULL);
 	}
+	/* "/", "/a/..", a symlink to "/": a mount over the root itself would be hidden under it by pivot_root
+	 * (which enters the root through root_fd) or, with mount(2), make the options land on the root */
+	struct stat ts, rs;
+	if (fstat(tgt, &ts) < 0 || fstat(c->root_fd, &rs) < 0)
+		return bxm_fail(e, errno, "fstat", NULL, NULL);
+	if (ts.st_dev == rs.st_dev && ts.st_ino == rs.st_ino)
+		return bxm_err_detail(e, "the destination is the container's root; that is root.path's job"),
+		       bxm_fail(e, EINVAL, NULL, NULL, NULL);
 
 	if (m->use_tree_fd)
 		r = 0;
@@ -263,4 +274,21 @@ int bxm_mount(struct bxm_ctx *c, const struct bxm_mount *m, struct bxm_error *e)
 	}
 	log_debug("mount: %s on %s", what, m->target);
 	return 0;
+}
+
+int bxm_bind_fd(struct bxm_ctx *c, int src_fd, const char *target, struct bxm_error *e)
+{
+	_cleanup_close_ int tgt = -1, mnt = -1;
+	struct stat st;
+	bxm_err_begin(e, "bind", target);
+	if (c->root_fd < 0)
+		return bxm_fail(e, EBADFD, NULL, NULL, NULL);
+	if (fstat(src_fd, &st) < 0)
+		return bxm_fail(e, errno, "fstat", NULL, NULL);
+	int r = bxm_mkpath_in_root(c->root_fd, target, !S_ISDIR(st.st_mode), &tgt);
+	if (r < 0)
+		return bxm_err_detail(e, "creating the mount point inside the root"), bxm_fail(e, r, "openat2", NULL, NULL);
+	static const struct bxm_options o = { .bind = true };
+	const struct bxm_mount m = { .type = "bind", .source = "(fd)", .target = target, .opts = &o };
+	return c->new_api ? bxm_api_bind(c, &m, src_fd, tgt, &mnt, e) : bxm_legacy_bind(c, &m, src_fd, tgt, target, &mnt, e);
 }

@@ -85,6 +85,11 @@ static int parse_mount(struct json_object *v, size_t idx, struct oci_mount *m, s
 		snprintf(f, sizeof(f), "mounts[%zu].type", idx);
 		return oci_fail(pe, f, "required unless the options say bind or rbind");
 	}
+	if (!bind && m->parsed.idmap) {
+		/* an idmapped mount is a clone of an existing tree; a new filesystem has its own ownership */
+		snprintf(f, sizeof(f), "mounts[%zu].options", idx);
+		return oci_fail(pe, f, "idmap and ridmap need a bind mount (type \"bind\" or a bind/rbind option)");
+	}
 	if (m->type && strcmp(m->type, "bind") == 0 && !m->parsed.bind)
 		m->parsed.bind = true; /* type "bind" alone is a non-recursive bind */
 	if ((x = oci_member(v, "uidMappings"))) {

@@ -57,11 +57,7 @@ void wire_entry(struct fuse_entry_out *o, const struct fs_entry *e, bool submoun
 
 void wire_dirbuf_init(struct fs_dirbuf *b, void *mem, size_t size, bool plus, bool submounts)
 {
-	b->mem = mem;
-	b->size = size;
-	b->len = 0;
-	b->plus = plus;
-	b->submounts = submounts;
+	*b = (struct fs_dirbuf){ .mem = mem, .size = size, .plus = plus, .submounts = submounts };
 }
 
 static size_t dirent_size(const struct fs_dirbuf *b, size_t namelen)
@@ -77,6 +73,8 @@ bool fs_dirbuf_is_plus(const struct fs_dirbuf *b)
 
 bool fs_dirbuf_fits(const struct fs_dirbuf *b, size_t namelen)
 {
+	if (b->filter)
+		return namelen > 0 && namelen <= 1024 && b->filter->fits(b->filter->data, namelen);
 	return namelen > 0 && namelen <= 1024 && dirent_size(b, namelen) <= b->size - b->len;
 }
 
@@ -100,6 +98,8 @@ int fs_dirbuf_add(struct fs_dirbuf *b, const char *name, size_t namelen, uint64_
 {
 	if (!fs_dirbuf_fits(b, namelen))
 		return -ENOSPC;
+	if (b->filter)
+		return b->filter->add(b->filter->data, name, namelen, st_ino, type, NULL, next_off);
 	size_t total = dirent_size(b, namelen);
 	char *p = b->mem + b->len;
 	if (b->plus) {
@@ -123,6 +123,9 @@ int fs_dirbuf_add_plus(struct fs_dirbuf *b, const char *name, size_t namelen, co
 		return fs_dirbuf_add(b, name, namelen, e->attr.st_ino, (e->attr.st_mode & S_IFMT) >> 12, next_off);
 	if (!fs_dirbuf_fits(b, namelen))
 		return -ENOSPC;
+	if (b->filter)
+		return b->filter->add(b->filter->data, name, namelen, e->attr.st_ino,
+				      (e->attr.st_mode & S_IFMT) >> 12, e, next_off);
 	size_t total = dirent_size(b, namelen);
 	char *p = b->mem + b->len;
 	struct fuse_entry_out eo;

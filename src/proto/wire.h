@@ -16,12 +16,6 @@ void wire_timeout(double secs, uint64_t *ret_sec, uint32_t *ret_nsec);
 void wire_attr(struct fuse_attr *a, const struct stat *st, uint32_t attr_flags, bool submounts);
 void wire_entry(struct fuse_entry_out *o, const struct fs_entry *e, bool submounts);
 
-/* The directory buffer proto hands to fs->readdir; mem is the reply payload area (size bytes). */
-struct fs_dirbuf {
-	char *mem;
-	size_t size;
-	size_t len;
-	bool plus;
-	bool submounts;
-};
+/* The directory buffer proto hands to fs->readdir (struct fs_dirbuf is in fs.h): mem is the reply payload
+ * area (size bytes). */
 void wire_dirbuf_init(struct fs_dirbuf *b, void *mem, size_t size, bool plus, bool submounts);

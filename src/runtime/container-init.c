@@ -199,6 +199,55 @@ static int reopen_here(struct init *in, int fd)
 	return nfd;
 }
 
+/* process.terminal for `boxshare run` (see container.h): a pty of the container's own devpts instance (so
+ * it is the container's /dev/pts/N), its peer bound onto /dev/console as the OCI spec asks, the controlling
+ * terminal of a new session, and stdio; the master goes to the runtime, which relays it. */
+static void setup_terminal(struct init *in, struct bxm_ctx *ctx)
+{
+	const struct oci_process *p = &in->a->spec->process;
+	/* after pivot_root: "/dev/ptmx" (a symlink to pts/ptmx) resolves inside the container's root */
+	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		die_msg(in, "terminal", errno, "process.terminal: open /dev/ptmx in the container: %s", strerror(errno));
+	int unlock = 0;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		die_msg(in, "terminal", errno, "process.terminal: unlock the pty: %s", strerror(errno));
+	/* the peer through the master, not by a /dev/pts path something else could be mounted over */
+	_cleanup_close_ int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (peer < 0)
+		die_msg(in, "terminal", errno, "process.terminal: open the pty's peer: %s", strerror(errno));
+	/* the process's own terminal, as login would leave it; an unmapped uid keeps it root's */
+	if (fchown(peer, p->uid, (gid_t)-1) < 0 && errno != EINVAL)
+		die_msg(in, "terminal", errno, "process.terminal: chown the pty to uid %u: %s", p->uid, strerror(errno));
+	int r = bxm_bind_fd(ctx, peer, "/dev/console", &in->merr);
+	if (r < 0)
+		die_mount(in, "terminal", r);
+
+	struct sync_msg m = { .type = SYNC_PTY };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = { 0 };
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(in->a->sync_fd, &mh, MSG_NOSIGNAL) < 0)
+		_exit(1); /* the runtime is gone: nobody to report to */
+
+	if (setsid() < 0)
+		die_msg(in, "terminal", errno, "process.terminal: setsid: %s", strerror(errno));
+	if (ioctl(peer, TIOCSCTTY, 0) < 0)
+		die_msg(in, "terminal", errno, "process.terminal: make the pty the controlling terminal: %s",
+			strerror(errno));
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(peer, fd) < 0)
+			die_msg(in, "terminal", errno, "process.terminal: dup2 onto fd %d: %s", fd, strerror(errno));
+}
+
 static void setup_mounts(struct init *in)
 {
 	const struct oci_spec *s = in->a->spec;
@@ -261,6 +310,8 @@ static void setup_mounts(struct init *in)
 	r = bxm_set_propagation(ctx, "/", prop, false, &in->merr);
 	if (r < 0)
 		die_mount(in, "mount", r);
+	if (o->terminal)
+		setup_terminal(in, ctx);
 	for (size_t i = 0; i < l->n_masked_paths; i++)
 		if ((r = bxm_mask_path(ctx, l->masked_paths[i], &in->merr)) < 0)
 			die_mount(in, "mount", r);

@@ -14,6 +14,7 @@ enum sync_type {
 	SYNC_START,          /* runtime -> init: exec now */
 	SYNC_ERROR,          /* init -> runtime: set-up or exec failed; the init exits */
 	SYNC_MOUNT_FD,       /* runtime -> init: err = mount index, SCM_RIGHTS = an idmapped detached tree */
+	SYNC_PTY,            /* init -> runtime: SCM_RIGHTS = the master of the container's terminal */
 };
 
 struct sync_msg {

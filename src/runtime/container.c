@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@ struct container {
 	pid_t pid;
 	int pidfd;
 	int sync_fd;
+	int pty; /* master of the container's terminal, or -1 */
 	bool reaped;
 };
 
@@ -91,20 +93,41 @@ static void error_from_msg(const struct sync_msg *m, struct container_error *e)
 	}
 }
 
-/* Receive one message; 0 and *got=false on EOF. */
+/* Receive one message and the fd that came with it (*ret_fd, -1 if none; NULL: any fd is closed); 0 and
+ * *got=false on EOF. */
+static int recv_msg_fd(int fd, struct sync_msg *m, bool *got, int *ret_fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	ssize_t n;
+	while ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -errno;
+	int rfd = -1;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&rfd, CMSG_DATA(cm), sizeof(int));
+	if (ret_fd)
+		*ret_fd = rfd;
+	else
+		safe_close(rfd);
+	*got = n > 0;
+	if ((n > 0 && (size_t)n != sizeof(*m)) || (mh.msg_flags & MSG_CTRUNC)) {
+		if (ret_fd)
+			*ret_fd = safe_close(rfd);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 static int recv_msg(int fd, struct sync_msg *m, bool *got)
 {
-	for (;;) {
-		ssize_t n = recv(fd, m, sizeof(*m), MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		*got = n > 0;
-		if (n > 0 && (size_t)n != sizeof(*m))
-			return -EPROTO;
-		return 0;
-	}
+	return recv_msg_fd(fd, m, got, NULL);
 }
 
 static int send_type(int fd, enum sync_type t)
@@ -214,8 +237,12 @@ static int send_idmapped(const struct oci_spec *spec, const struct container_opt
 		}
 		_cleanup_close_ int tree = -1;
 		struct bxm_error me;
+		const struct oci_linux *l = &spec->lnx;
+		unsigned long prop = l->rootfs_propagation ? l->rootfs_propagation : MS_PRIVATE;
+		if (!l->rootfs_propagation || l->rootfs_propagation_recursive)
+			prop |= MS_REC;
 		int r = bxm_idmap_tree(opts->bundle_fd >= 0 ? opts->bundle_fd : AT_FDCWD, m->source, &m->parsed,
-				       own >= 0 ? own : userns, &tree, &me);
+				       own >= 0 ? own : userns, prop, &tree, &me);
 		if (r < 0) {
 			char b[512];
 			snprintf(me.path, sizeof(me.path), "%s", m->destination);
@@ -322,6 +349,7 @@ int container_create(const struct oci_spec *spec, const struct container_opts *o
 	}
 	c->pid = pid;
 	c->sync_fd = -1;
+	c->pty = -1;
 	c->pidfd = sys_pidfd_open(pid, 0);
 	if (c->pidfd < 0) {
 		r = fail(e, c->pidfd, "pidfd_open", "pidfd_open: %s", strerror(-c->pidfd));
@@ -356,7 +384,21 @@ int container_create(const struct oci_spec *spec, const struct container_opts *o
 
 	struct sync_msg m;
 	bool got = false;
-	r = recv_msg(mine, &m, &got);
+	for (;;) {
+		int fd = -1;
+		r = recv_msg_fd(mine, &m, &got, &fd);
+		if (r < 0 || !got || m.type != SYNC_PTY) {
+			safe_close(fd);
+			break;
+		}
+		/* the terminal comes before "ready", once, and only when asked for */
+		if (fd < 0 || !opts->terminal || c->pty >= 0) {
+			safe_close(fd);
+			r = fail(e, EPROTO, "sync", "unexpected terminal from the container init");
+			goto kill;
+		}
+		c->pty = fd;
+	}
 	if (r < 0) {
 		fail(e, r, "sync", "read from the container init: %s", strerror(-r));
 		goto kill;
@@ -395,6 +437,11 @@ pid_t container_pid(const struct container *c)
 int container_pidfd(const struct container *c)
 {
 	return c->pidfd;
+}
+
+int container_pty(const struct container *c)
+{
+	return c->pty;
 }
 
 int container_start(struct container *c, struct container_error *e)
@@ -458,6 +505,7 @@ void container_free(struct container *c)
 		return;
 	safe_close(c->pidfd);
 	safe_close(c->sync_fd);
+	safe_close(c->pty);
 	free(c);
 }
 

@@ -41,6 +41,11 @@ struct container_opts {
 	 * return aborts the create (the init is killed); fill e->msg to say why. */
 	int (*prepare)(pid_t pid, void *userdata, struct container_error *e);
 	void *userdata;
+	/* process.terminal for an in-process caller (boxshare run): once the root is set up, the init opens a
+	 * pty from the container's own /dev/ptmx, binds its peer onto /dev/console, makes it the controlling
+	 * terminal of a new session and its stdin, stdout and stderr, and hands the master back:
+	 * container_pty(). (create/start hand it to a --console-socket instead, see runtime/console.h.) */
+	bool terminal;
 };
 
 /* Why container_create() or container_start() failed, for the CLI's message. */
@@ -60,6 +65,8 @@ struct container;
  * init has exited and been reaped, and e says why. */
 int container_create(const struct oci_spec *spec, const struct container_opts *opts, struct container **ret,
 		     struct container_error *e);
+/* With opts.terminal: the pty master (owned by c, O_CLOEXEC, valid until container_free); -1 otherwise. */
+int container_pty(const struct container *c);
 /* The init's pid in the caller's pid namespace. */
 pid_t container_pid(const struct container *c);
 /* A pidfd of the init (owned by c; valid until container_free). */

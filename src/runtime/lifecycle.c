@@ -212,6 +212,32 @@ static int run_create_hooks(struct create_ctx *k, struct rt_err *err)
 	return r;
 }
 
+/*
+ * container.h's prepare(): the init exists but has set up nothing yet. Record its pid first, so that from
+ * here a killed create leaves something delete --force can find; then its cgroup, before the init makes
+ * its cgroup namespace (rooted at that cgroup then) and before any mount work is charged elsewhere.
+ */
+static int create_prepare(pid_t pid, void *userdata, struct container_error *e)
+{
+	struct create_ctx *k = userdata;
+	k->s.pid = pid;
+	int r = rts_pid_start_time(pid, &k->s.start_time);
+	r = r ?: rts_save(k->dirfd, &k->s);
+	if (r < 0) {
+		snprintf(e->msg, sizeof(e->msg), "recording the init's pid in state.json: %s", strerror(-r));
+		return r;
+	}
+	if (!k->x.cgroups_path || !*k->x.cgroups_path)
+		return 0;
+	struct rt_err err = { "" };
+	r = cg_setup(k->x.cgroups_path, &k->x.limits, pid, &k->s.cgroup, &err);
+	if (r == 0)
+		r = rts_save(k->dirfd, &k->s);
+	if (r < 0)
+		snprintf(e->msg, sizeof(e->msg), "%s", err.msg[0] ? err.msg : strerror(-r));
+	return r;
+}
+
 static int do_create(const struct lc_create_opts *o, struct create_ctx *k, struct rt_err *err)
 {
 	int r;
@@ -313,6 +339,8 @@ static int do_create(const struct lc_create_opts *o, struct create_ctx *k, struc
 		.exec_fifo_fd = k->fifo_fd,
 		.keep_fds = keep,
 		.n_keep_fds = nkeep,
+		.prepare = create_prepare,
+		.userdata = k,
 	};
 	struct container_error cerr = {};
 	security_set_init_ctx(&ictx);
@@ -327,20 +355,6 @@ static int do_create(const struct lc_create_opts *o, struct create_ctx *k, struc
 	k->console = safe_close(k->console);
 	k->state_pipe[0] = safe_close(k->state_pipe[0]);
 
-	/* record the pid first: from here a crash leaves something delete --force can find */
-	k->s.pid = container_pid(k->c);
-	r = rts_pid_start_time(k->s.pid, &k->s.start_time);
-	r = r ?: rts_save(k->dirfd, &k->s);
-	if (r < 0)
-		return rt_err_set(err, r, "container '%s': recording the init's pid: %s", o->id, strerror(-r));
-	if (k->x.cgroups_path && *k->x.cgroups_path) {
-		r = cg_setup(k->x.cgroups_path, &k->x.limits, k->s.pid, &k->s.cgroup, err);
-		if (r < 0)
-			return r;
-		r = rts_save(k->dirfd, &k->s);
-		if (r < 0)
-			return rt_err_set(err, r, "container '%s': writing state.json: %s", o->id, strerror(-r));
-	}
 	r = run_create_hooks(k, err);
 	if (r < 0)
 		return r;
@@ -873,6 +887,58 @@ int lc_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n, struct
 		rt_err_set(err, r, "container '%s': listing its processes: %s", id, strerror(-r));
 	rts_clear(&s);
 	return r;
+}
+
+struct lc_run_ctx {
+	struct spec_ext x;
+	struct sec_init_ctx init;
+};
+
+int lc_run_prepare(const struct oci_spec *spec, struct lc_run_ctx **ret, struct rt_err *err)
+{
+	*ret = NULL;
+	struct lc_run_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	int r = spec_ext_parse(spec->json, &c->x, err);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	const struct rt_hooks *h = &c->x.hooks;
+	if (h->prestart.n || h->create_runtime.n || h->create_container.n || h->start_container.n ||
+	    h->poststart.n || h->poststop.n)
+		r = rt_err_set(err, EOPNOTSUPP, "hooks: run them with create/start/delete, not run");
+	else if (c->x.cgroups_path && *c->x.cgroups_path)
+		r = rt_err_set(err, EOPNOTSUPP, "linux.cgroupsPath: cgroups are set up by create/start, not run");
+	else {
+		/* as create without a cgroup: only deny device rules can be accepted (see check_resources) */
+		const struct cg_limits *l = &c->x.limits;
+		bool allow = l->has_memory || l->has_swap || l->has_pids || l->has_cpu_quota || l->has_cpu_period ||
+			     l->has_cpu_shares;
+		for (size_t i = 0; i < l->n_devices; i++)
+			allow |= l->devices[i].allow;
+		if (allow)
+			r = rt_err_set(err, EOPNOTSUPP,
+				       "linux.resources: limits need create/start with linux.cgroupsPath, not run");
+	}
+	if (r < 0) {
+		lc_run_free(c);
+		return r;
+	}
+	c->init = (struct sec_init_ctx){ .sec = &c->x.sec, .console_socket = -1, .state_fd = -1, .report_fd = -1 };
+	security_set_init_ctx(&c->init);
+	*ret = c;
+	return 0;
+}
+
+void lc_run_free(struct lc_run_ctx *c)
+{
+	if (!c)
+		return;
+	security_set_init_ctx(NULL);
+	spec_ext_free(&c->x);
+	free(c);
 }
 
 int lc_signal_parse(const char *s)

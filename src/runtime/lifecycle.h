@@ -45,5 +45,15 @@ int lc_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n, struct
 /* Write "PID" to path atomically (temp file + rename), as runc and conmon expect. */
 int lc_write_pid_file(const char *path, pid_t pid);
 
+/*
+ * For `boxshare run` (cmd-run.c, in-process create + start): check spec as create does (members nobody
+ * implements are refused) and arm the init's process-security hook (capabilities, rlimits, seccomp,
+ * oomScoreAdj) for the next container_create(). Hooks, cgroups and terminals are create's business and
+ * are refused here with a message saying so. Free after container_start(). */
+struct oci_spec;
+struct lc_run_ctx;
+int lc_run_prepare(const struct oci_spec *spec, struct lc_run_ctx **ret, struct rt_err *err);
+void lc_run_free(struct lc_run_ctx *c);
+
 /* "TERM", "SIGTERM", "15" -> 15; -EINVAL otherwise. */
 int lc_signal_parse(const char *s);

@@ -134,6 +134,14 @@ int sandbox_enter(const struct sandbox_opts *o)
 		log_debug("sandbox: capabilities: %d", r);
 		return r;
 	}
+	/*
+	 * Not dumpable: no other process of the same uid without CAP_SYS_PTRACE (another confined server, in
+	 * chroot or none mode) may ptrace us or read our /proc entries (fds, memory, root), and hidepid hides us
+	 * from it; and no core file full of guest data. Sanitizer builds keep it: LeakSanitizer ptraces the
+	 * process from a helper that is not one of its threads.
+	 */
+	if (!sb_seccomp_sanitizer_build() && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
 	if ((r = sb_seccomp_load(o->seccomp)) < 0)
 		return r;
 	return 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sb-caps.h"
+#include "sb-seccomp.h"
 #include "util/macros.h"
 
 static const int relayed[] = { SIGINT, SIGTERM, SIGHUP };
@@ -31,9 +32,15 @@ static void init_filter(void)
 	static const int allowed[] = { SCMP_SYS(rt_sigtimedwait), SCMP_SYS(wait4), SCMP_SYS(kill),
 				       SCMP_SYS(write), SCMP_SYS(exit_group), SCMP_SYS(exit),
 				       SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall) };
+	/* a sanitizer runtime tears down its alternate signal stack and shadow memory on the way out */
+	static const int sanitizer[] = { SCMP_SYS(sigaltstack), SCMP_SYS(munmap), SCMP_SYS(mmap), SCMP_SYS(madvise),
+					 SCMP_SYS(mprotect), SCMP_SYS(futex), SCMP_SYS(getpid), SCMP_SYS(gettid),
+					 SCMP_SYS(sched_yield), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction) };
 	bool ok = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) == 0;
 	for (size_t i = 0; ok && i < ARRAY_SIZE(allowed); i++)
 		ok = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0) == 0;
+	for (size_t i = 0; ok && sb_seccomp_sanitizer_build() && i < ARRAY_SIZE(sanitizer); i++)
+		ok = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer[i], 0) == 0;
 	if (ok)
 		(void)seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -46,6 +53,7 @@ static _noreturn_ void init_main(pid_t server, int status_fd, const sigset_t *se
 		close_range(3, (unsigned)status_fd - 1, 0);
 	close_range((unsigned)status_fd + 1, ~0u, 0);
 	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* nobody without CAP_SYS_PTRACE may look into it */
 	(void)sb_caps_drop(0);
 	init_filter();
 

@@ -45,7 +45,7 @@ static const char *const allow[] = {
 	"read", "readv", "pread64", "preadv", "preadv2", "write", "writev", "pwrite64", "pwritev", "pwritev2",
 	"lseek", "copy_file_range", "fallocate", "ftruncate", "fsync", "fdatasync", "syncfs", "fadvise64",
 	/* changing the tree and its metadata */
-	"mkdirat", "mknodat", "symlinkat", "linkat", "unlinkat", "renameat", "fchmod", "fchmodat",
+	"mkdirat", "mknodat", "symlinkat", "linkat", "unlinkat", "renameat", "renameat2", "fchmod", "fchmodat",
 	"fchown", "fchownat", "utimensat",
 	"getxattr", "lgetxattr", "fgetxattr", "setxattr", "lsetxattr", "fsetxattr", "listxattr", "llistxattr",
 	"flistxattr", "removexattr", "lremovexattr", "fremovexattr",

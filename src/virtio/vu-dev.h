@@ -85,6 +85,7 @@ struct vu_dev {
 
 	pthread_rwlock_t session_lock; /* read: handling a request; write: replacing the session */
 	void *session;
+	uint64_t session_gen; /* bumped for every new session (starts at 1: 0 means "none") */
 
 	struct vu_queue *q[VU_MAX_QUEUES];
 };

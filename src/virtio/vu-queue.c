@@ -57,19 +57,23 @@ static void queue_break(struct vu_queue *q, int err, const char *what)
 }
 
 /*
- * The request's session, read-locked; replaces one that is done (after DESTROY: the next mount sends INIT
- * again) or, when `stale` is given, that very session (the client started over without DESTROY).
+ * The request's session, read-locked (NULL, unlocked, if none can be made). Replaces a session that is done
+ * (after DESTROY the next mount sends INIT again) or, with stale_gen != 0, the session of that generation (the
+ * client started over without DESTROY). Generations, not pointers, name sessions: a new session may reuse the
+ * address of the one just freed.
  */
-static void *session_get(struct vu_dev *d, void *stale)
+static void *session_get(struct vu_dev *d, uint64_t stale_gen, uint64_t *ret_gen)
 {
 	pthread_rwlock_rdlock(&d->session_lock);
-	if (d->session && d->session != stale && !d->be->session_done(d->session))
+	if (d->session && d->session_gen != stale_gen && !d->be->session_done(d->session)) {
+		*ret_gen = d->session_gen;
 		return d->session;
+	}
 	pthread_rwlock_unlock(&d->session_lock);
 
 	pthread_rwlock_wrlock(&d->session_lock);
-	if (!d->session || d->session == stale || d->be->session_done(d->session)) {
-		if (d->session == stale)
+	if (!d->session || d->session_gen == stale_gen || d->be->session_done(d->session)) {
+		if (d->session && d->session_gen == stale_gen)
 			log_info("virtio-fs: the guest driver started over: new session");
 		if (d->session)
 			d->be->session_free(d->be->data, d->session);
@@ -79,6 +83,7 @@ static void *session_get(struct vu_dev *d, void *stale)
 			log_error("virtio-fs: cannot create a protocol session: %s", strerror(-r));
 			d->session = NULL;
 		}
+		d->session_gen++;
 	}
 	pthread_rwlock_unlock(&d->session_lock);
 	pthread_rwlock_rdlock(&d->session_lock);
@@ -86,6 +91,7 @@ static void *session_get(struct vu_dev *d, void *stale)
 		pthread_rwlock_unlock(&d->session_lock);
 		return NULL;
 	}
+	*ret_gen = d->session_gen;
 	return d->session;
 }
 
@@ -93,10 +99,11 @@ static void *session_get(struct vu_dev *d, void *stale)
 static uint32_t serve_elem(struct vu_queue *q, struct vq_elem *e)
 {
 	struct vu_dev *d = q->dev;
-	void *s = session_get(d, NULL);
+	uint64_t gen;
+	void *s = session_get(d, 0, &gen);
 	if (s && d->be->session_restarts && d->be->session_restarts(s, e->iov, (int)e->nrd)) {
 		pthread_rwlock_unlock(&d->session_lock);
-		s = session_get(d, s);
+		s = session_get(d, gen, &gen);
 	}
 	if (!s)
 		return 0;

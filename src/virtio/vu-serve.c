@@ -27,7 +27,9 @@ int vu_listen(const char *socket_path, int *ret_fd)
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* A stale socket from an earlier run is replaced; anything that is not a socket is left alone. */
+	/* A stale socket from an earlier run is replaced (as virtiofsd does); anything that is not a socket is
+	 * left alone. No connect() probe for a live server: to a server of ours that would be a front end that
+	 * came and went, and it would exit. */
 	struct stat st;
 	if (lstat(socket_path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))

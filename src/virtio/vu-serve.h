@@ -23,8 +23,8 @@ int vu_listen(const char *socket_path, int *ret_fd);
 typedef int (*vu_session_factory)(void *data, struct proto_session **ret);
 
 /*
- * Serve front ends on sock_fd: a listening socket (accept one connection at a time) or, as virtiofsd's --fd,
- * an already connected one. Returns 0 when the front end disconnected cleanly (and wait_reconnect is off),
+ * Serve front ends on sock_fd: a listening socket (accept one connection at a time: --socket-path, and
+ * virtiofsd's --fd as libvirt passes it) or an already connected one (--fd from a VMM's socketpair). Returns 0 when the front end disconnected cleanly (and wait_reconnect is off),
  * -errno on a fatal error. A guest that sends a malformed descriptor chain stops that queue with a logged
  * error; it never makes this function crash.
  */

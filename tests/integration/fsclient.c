@@ -25,7 +25,8 @@
 #include "fsclient/fsc.h"
 
 static const struct fsc_check *const tables[] = {
-	fsc_meta_checks, fsc_io_checks, fsc_xattr_checks, fsc_lock_checks, fsc_scale_checks, fsc_escape_checks,
+	fsc_meta_checks, fsc_io_checks,     fsc_xattr_checks,    fsc_lock_checks,
+	fsc_scale_checks, fsc_escape_checks, fsc_lockwait_checks,
 };
 
 static _Atomic int cur_num;

@@ -311,6 +311,41 @@ RC=$?
 ! host_mounted "$T/pshared/fromslave"; res "slave: sends none"
 umount -l "$T/pshared/fromhost" 2>/dev/null
 
+# ---- the rootfs on a shared mount of the host ----
+# Step 2 of the root's preparation once ran for "shared" only: with a non-recursive propagation the mount
+# holding the rootfs stayed a peer of the host's, so the rootfs bind and every mount of the container
+# appeared on the host (and stayed there when pivot_root then refused the shared parent).
+mkdir -p "$T/shr"
+mount -t tmpfs shr "$T/shr" && mount --make-shared "$T/shr"
+cp -a "$R" "$T/shr/rootfs"
+B0=$B
+B=$T/shr
+for p in private slave unbindable runbindable; do
+	spec '["sh","-c","mkdir -p /tmp/in && mount -t tmpfs in /tmp/in && cat /proc/self/mountinfo"]' "$PROC" \
+		",\"rootfsPropagation\":\"$p\""
+	run
+	[ "$RC" = 0 ] && ! grep -qF " $T/shr/rootfs" /proc/self/mountinfo; res "rootfsPropagation $p, rootfs on a shared mount: runs, nothing reaches the host"
+done
+contains "$(moptional /)" unbindable && ! contains "$(moptional /tmp/in)" unbindable; res "runbindable: the root is unbindable, binds still work"
+B=$B0
+grep -F " $T/shr/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
+umount -l "$T/shr"
+
+# ---- a destination that is the root itself ----
+ln -s / "$R/toroot"
+for d in / /toroot /tmp/..; do
+	spec "$MI" "$PROC, {\"destination\":\"$d\",\"type\":\"tmpfs\",\"options\":[\"ro\"]}"
+	run
+	[ "$RC" = 1 ] && grep -q "mount tmpfs on $d: invalid argument (the destination is the container's root" "$T/err"
+	res "destination $d (the root) is refused"
+done
+rm -f "$R/toroot"
+
+# ---- no fd of the runtime reaches the container's process ----
+spec '["sh","-c","ls /proc/$$/fd | tr \"\\n\" \" \""]' "$PROC"
+run
+[ "$RC" = 0 ] && [ "$(cat "$T/out")" = "0 1 2 " ]; res "the process has only fds 0, 1, 2 open (got: $(cat "$T/out"))"
+
 # ---- masked and read-only paths, read-only root ----
 
 mkdir -p "$R/secretdir" "$R/rodir" "$R/run/boxshare"
@@ -370,6 +405,18 @@ else
 	[ "$RC" = 1 ] &&
 		grep -q "bind $T/idsrc on /idm: .*operation not supported (idmapped mounts need mount_setattr" "$T/err"; res "user namespace: idmap with mount(2) is refused clearly"
 fi
+# The idmapped tree is cloned in the host's namespace: once it was left in the host's peer group, so a mount
+# made under it in the container (here a spec mount) appeared on the host.
+mkdir -p "$T/pshared/idsub"
+spec "$MI" "$PROC,
+ {\"destination\":\"/idm\",\"type\":\"bind\",\"source\":\"$T/pshared\",\"options\":[\"rbind\",\"idmap\"]},
+ {\"destination\":\"/idm/idsub\",\"type\":\"tmpfs\"}" "$MAPS" '' "$NS_USER"
+run
+if [ "$MODE" = api ]; then
+	[ "$RC" = 0 ] && [ -n "$(mline /idm/idsub)" ] && ! host_mounted "$T/pshared/idsub" && [ -z "$(moptional /idm)" ]
+	res "idmapped bind of a shared host mount is private: a mount under it stays in the container"
+fi
+umount -l "$T/pshared/idsub" 2>/dev/null
 spec '["sh","-c","stat -c %u:%g /idm2/rootfile"]' "
  {\"destination\":\"/idm2\",\"type\":\"bind\",\"source\":\"$T/idsrc\",\"options\":[\"rbind\",\"idmap\"],
   \"uidMappings\":[{\"containerID\":0,\"hostID\":1234,\"size\":1}],\"gidMappings\":[{\"containerID\":0,\"hostID\":4321,\"size\":1}]}"

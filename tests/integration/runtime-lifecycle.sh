@@ -48,6 +48,15 @@ B exec c1 -- sh -c 'ulimit -n' | grep -qx 512 || rt_fail "RLIMIT_NOFILE not appl
 B exec --process /nonexistent c1 2>/dev/null && rt_fail "exec with a missing --process file succeeded"
 B exec c1 -- /no/such/program 2>"$T/err" && rt_fail "exec of a missing program succeeded"
 grep -q "no/such/program" "$T/err" || rt_fail "exec error does not name the program: $(cat "$T/err")"
+# exec --process FILE, as conmon and containerd's shim call it: detached, with a pid file
+cat > "$T/proc.json" <<JSON
+{ "args": [ "sh", "-c", "echo \$FOO > /tmp/from-process-file" ], "env": [ "PATH=/bin", "FOO=bar" ], "cwd": "/",
+  "user": { "uid": 0, "gid": 0 } }
+JSON
+B exec --process "$T/proc.json" --detach --pid-file "$T/exec.pid" c1 || rt_fail "exec --process --detach"
+[ -s "$T/exec.pid" ] || rt_fail "exec --pid-file not written"
+for i in $(seq 50); do B exec c1 -- cat /tmp/from-process-file 2>/dev/null | grep -q bar && break; sleep 0.1; done
+B exec c1 -- cat /tmp/from-process-file | grep -qx bar || rt_fail "the --process file's env/args were not used"
 # ps lists the container's processes
 B ps --format json c1 | grep -q "$pid" || rt_fail "ps does not list the init $pid"
 
@@ -59,6 +68,10 @@ B state c1 2>/dev/null && rt_fail "state of a deleted container succeeded"
 [ -e "$ROOT/c1" ] && rt_fail "state dir of c1 left behind"
 
 # -- errors a user sees ------------------------------------------------------------------------------------
+# with --log and --log-format json, as podman and containerd pass them, errors are JSON records in the file
+"$BOXSHARE" --root "$ROOT" --log "$T/log.json" --log-format json state nosuch 2>/dev/null
+grep -q '"level":"error","msg":"state nosuch: container .nosuch. does not exist"' "$T/log.json" \
+	|| rt_fail "--log json record: $(cat "$T/log.json")"
 B state nosuch 2>"$T/err"; [ $? = 1 ] || rt_fail "state of an unknown id did not exit 1"
 grep -q "nosuch" "$T/err" || rt_fail "state error does not name the container"
 B create --bundle "$T/b1" "bad/id" 2>/dev/null; [ $? = 1 ] || rt_fail "an id with a slash was accepted"
@@ -101,6 +114,18 @@ B start c3 || rt_fail "start c3"
 grep -q '"status":"running"' "$T/hook-poststart.json" || rt_fail "poststart state: $(cat "$T/hook-poststart.json" 2>&1)"
 B delete --force c3 || rt_fail "delete --force c3"
 grep -q '"status":"stopped"' "$T/hook-poststop.json" || rt_fail "poststop did not run on delete"
+# createContainer runs in the container's namespaces (its path resolved in ours: a static busybox here);
+# startContainer runs inside the container (its path resolved there), after start, before the program
+hooks='"hooks": {
+  "createContainer": [ { "path": "'$BUSYBOX'", "args": [ "busybox", "sh", "-c", "hostname > /tmp/cc; cat > /tmp/cc.json" ] } ],
+  "startContainer": [ { "path": "/bin/sh", "args": [ "sh", "-c", "cat > /tmp/sc.json" ] } ] },'
+rt_bundle "$T/b3b" '["sleep", "100"]' '' "$hooks"
+B create --bundle "$T/b3b" c3b || rt_fail "create c3b (createContainer/startContainer hooks)"
+B start c3b || rt_fail "start c3b"
+[ "$(B exec c3b -- cat /tmp/cc)" = rt ] || rt_fail "createContainer hook did not run in the container's uts/mount namespaces"
+B exec c3b -- cat /tmp/cc.json | grep -q '"id":"c3b"' || rt_fail "createContainer hook got no state"
+B exec c3b -- cat /tmp/sc.json | grep -q '"id":"c3b"' || rt_fail "startContainer hook did not run in the container"
+B delete --force c3b || rt_fail "delete c3b"
 # a failing createRuntime hook fails create and leaves nothing
 rt_bundle "$T/b4" '["sleep", "100"]' '' '"hooks": { "createRuntime": [ { "path": "/bin/false" } ] },'
 B create --bundle "$T/b4" c4 2>"$T/err" && rt_fail "create with a failing hook succeeded"

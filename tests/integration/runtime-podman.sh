@@ -53,7 +53,15 @@ IMG=localhost/boxshare-test:latest
 out=$(P run --rm "${RUNFLAGS[@]}" -v "$T/host:/mnt/h:ro" $IMG cat /mnt/h/file 2>"$T/err")
 rc=$?
 if [ $rc != 0 ] && grep -q "mount cgroup on /sys/fs/cgroup" "$T/err"; then
-	rt_skip "the container mount setup (issue 5) cannot mount podman's cgroup v1 /sys/fs/cgroup on this hybrid host: $(cat "$T/err")"
+	# The mount library (issue 5) cannot yet mount the v1 "cgroup" filesystem podman asks for at
+	# /sys/fs/cgroup on a hybrid host. Say so, and run the rest of the flow with that one mount replaced
+	# by a read-only bind of an empty dir (podman drops its own mount for a destination the user gives).
+	echo "NOTE: $(cat "$T/err")" >&2
+	echo "NOTE: continuing with /sys/fs/cgroup replaced by an empty read-only bind" >&2
+	mkdir -p "$T/nocgroup"
+	RUNFLAGS+=(-v "$T/nocgroup:/sys/fs/cgroup:ro")
+	out=$(P run --rm "${RUNFLAGS[@]}" -v "$T/host:/mnt/h:ro" $IMG cat /mnt/h/file 2>"$T/err")
+	rc=$?
 fi
 [ $rc = 0 ] || rt_fail "podman run --rm: rc $rc: $(cat "$T/err")"
 [ "$out" = "hello from the host" ] || rt_fail "podman run --rm printed '$out'"

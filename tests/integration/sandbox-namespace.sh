@@ -19,7 +19,7 @@ hard=$(ulimit -Hn)
 # --- the view from inside (read-write share, seccomp kill) ---
 out=$tmp/out1
 "$probe" --sandbox namespace --seccomp kill --marker "$tmp/marker1" --nofile 100000000 --share "$share" \
-	root host /etc/passwd host "$share/file" dotdot read file reopen file caps ns proc procpid 1 nofile \
+	root host /etc/passwd host "$share/file" dotdot read file reopen file caps ns proc procpid 1 procpid 2 nofile \
 	exit 7 >"$out" 2>"$tmp/err1"
 expect_rc $? 7 "exit status through the supervisor"
 if [ "$san" = 1 ]; then expect "$out" "root: proc"; else expect "$out" "root: (empty)"; fi
@@ -40,8 +40,9 @@ for ns in pid net mnt ipc; do
 	expect_not "$out" "ns $ns: $(host_ns $ns)"
 	grep -q "^ns $ns: $ns:\[" "$out" || fail "no $ns namespace line"
 done
-expect "$out" "proc: 2 pids, 0 other"       # a procfs of the new pid namespace, pid dirs only
-expect "$out" "procpid 1: visible"          # the namespace's init
+expect "$out" "proc: 1 pids, 0 other"       # a procfs of the new pid namespace, pid dirs only, and
+expect "$out" "procpid 1: No such file or directory" # the init (not dumpable) hidden from the server
+expect "$out" "procpid 2: visible"          # which sees itself
 expect "$out" "nofile: $hard $hard"         # raised to the hard limit, not beyond
 [ -f "$tmp/marker1" ] && ok "supervisor_cleanup ran" || fail "supervisor_cleanup did not run"
 [ -s "$tmp/err1" ] && { fail "stderr not empty"; cat "$tmp/err1" >&2; }

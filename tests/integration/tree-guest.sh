@@ -69,6 +69,15 @@ if [ -z "$res" ]; then
 	tail -20 "$W/server.log" >&2
 	die "the guest reported no result"
 fi
+# the server exits once QEMU hangs up; a sanitizer build's report fails the test
+for _ in $(seq 50); do kill -0 $SERVER_PID 2>/dev/null || break; sleep 0.1; done
+kill $SERVER_PID 2>/dev/null
+wait $SERVER_PID 2>/dev/null
+SERVER_PID=
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$W/server.log"; then
+	cat "$W/server.log" >&2
+	die "the server reported a sanitizer error"
+fi
 [ "$(cat "$W/other/conf")" = conf ] || die "the ro file entry changed on the host"
 [ ! -e "$W/b/new" ] || die "the guest wrote into the ro entry"
 [ "$res" = 0 ] || die "$res guest check(s) failed"

@@ -103,6 +103,10 @@ ctl add-share "$H/rw2" /live/dir || tree_fail "ctl add-share"
 [ -e "$MNT/live/dir/f3" ] || tree_fail "added share not visible"
 ctl add-virtual /live/v --text 'hi there' --mode 0644 || tree_fail "ctl add-virtual"
 expect_content "hi there" "$MNT/live/v"
+ctl add-virtual /live/h --host "$H/other/sibling" --oneshot || tree_fail "ctl add-virtual --host"
+echo changed >"$H/other/sibling"
+expect_content secret "$MNT/live/h"
+expect ENOENT read "$MNT/live/h"
 got=$(ctl list | tr '\n' ' ')
 case "$got" in *"share /live/dir"*"virtual /live/v"*) ;; *) tree_fail "ctl list: '$got'" ;; esac
 ctl add-file "$H/other" /live/bad 2>/dev/null && tree_fail "a directory accepted as a file entry"

@@ -7,7 +7,8 @@
  *                                         where it changes files, on the host directory the server shares
  *   (--reference first: the server is QEMU's C virtiofsd, see no_straddle in vu/driver.h)
  *   vu-driver badchain SOCKET HOSTDIR    a guest that loops a descriptor chain: only that queue stops
- *   SOCKET '-': run the server given after "--" on a socketpair (its fd 3, as with virtiofsd's --fd)
+ *   SOCKET '-': run the server given after "--" on a socketpair (its fd 3, as with virtiofsd's --fd);
+ *   SOCKET '@PATH': the same with a socket listening at PATH as its fd 3 (what libvirt passes)
  *   vu-driver bench SOCKET HOSTDIR SECS  load generator: LOOKUP/GETATTR requests/s, 4 KiB and 1 MiB READ and
  *                                         WRITE MiB/s, one line each: "<name> <value> <unit>"
  * Exit status: 0 all checks passed, 1 a check failed, 77 the server could not be reached.
@@ -469,12 +470,25 @@ static void badchain(void)
 	      "the hiprio queue stopped too");
 }
 
-/* Run the server ourselves on a socketpair, as a VMM does with virtiofsd's --fd: its fd 3. */
-static int spawn(char **cmd, pid_t *ret_pid)
+/*
+ * Run the server ourselves with its fd 3 set up as a VMM or libvirt does for virtiofsd's --fd: a connected
+ * socketpair (listen_path NULL), or a listening socket at listen_path that we then connect to.
+ */
+static int spawn(char **cmd, const char *listen_path, pid_t *ret_pid)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (listen_path) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		if (strlen(listen_path) >= sizeof(sa.sun_path))
+			return -ENAMETOOLONG;
+		strcpy(sa.sun_path, listen_path);
+		sv[1] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (sv[1] < 0 || bind(sv[1], (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(sv[1], 1) < 0)
+			return -errno;
+		sv[0] = -1;
+	} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		return -errno;
+	}
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -486,7 +500,7 @@ static int spawn(char **cmd, pid_t *ret_pid)
 	}
 	close(sv[1]);
 	*ret_pid = pid;
-	return sv[0];
+	return listen_path ? connect_to(listen_path) : sv[0];
 }
 
 int main(int argc, char **argv)
@@ -504,11 +518,12 @@ int main(int argc, char **argv)
 			break;
 		}
 	if (argc < 4 || (strcmp(argv[1], "ops") && strcmp(argv[1], "bench") && strcmp(argv[1], "badchain")) ||
-	    (strcmp(argv[2], "-") == 0 && (!cmd || !cmd[0]))) {
+	    ((strcmp(argv[2], "-") == 0 || argv[2][0] == '@') && (!cmd || !cmd[0]))) {
 		fprintf(stderr, "usage: vu-driver [--reference] ops|badchain SOCKET HOSTDIR [-- SERVER ARGS]\n"
 				"       vu-driver [--reference] bench SOCKET HOSTDIR SECONDS\n"
-				"SOCKET '-': run SERVER ARGS with the other end of a socketpair as its fd 3; the\n"
-				"server must then exit 0 after the hang-up\n");
+				"SOCKET '-': run SERVER ARGS with the other end of a socketpair as its fd 3;\n"
+				"SOCKET '@PATH': ... with a socket listening at PATH as its fd 3. The server must\n"
+				"then exit 0 after the hang-up\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -518,7 +533,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	pid_t child = -1;
-	int fd = strcmp(argv[2], "-") == 0 ? spawn(cmd, &child) : connect_to(argv[2]);
+	int fd;
+	if (strcmp(argv[2], "-") == 0)
+		fd = spawn(cmd, NULL, &child);
+	else if (argv[2][0] == '@')
+		fd = spawn(cmd, argv[2] + 1, &child);
+	else
+		fd = connect_to(argv[2]);
 	if (fd < 0) {
 		fprintf(stderr, "vu-driver: connect %s: %s\n", argv[2], strerror(-fd));
 		return 77;

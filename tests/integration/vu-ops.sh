@@ -45,6 +45,10 @@ rm -rf "$W/share"; mkdir "$W/share"
 timeout 60 "$DRIVER" ops - "$W/share" -- "$BOXSHARE" serve --fd 3 --shared-dir "$W/share" 2> "$W/fd.log" ||
 	{ cat "$W/fd.log" >&2; die "--fd: the op battery failed"; }
 echo "ok boxshare-fd"
+rm -rf "$W/share"; mkdir "$W/share"
+timeout 60 "$DRIVER" ops "@$W/listen.sock" "$W/share" -- "$BOXSHARE" serve --fd 3 --shared-dir "$W/share" \
+	2> "$W/fd.log" || { cat "$W/fd.log" >&2; die "--fd with a listening socket: the op battery failed"; }
+echo "ok boxshare-fd-listening"
 
 # a guest that loops a descriptor chain: that queue stops with a logged error, the server neither crashes nor
 # spins, and still exits 0 when the front end hangs up
@@ -53,4 +57,20 @@ timeout 60 "$DRIVER" badchain - "$W/share" -- "$BOXSHARE" serve --fd 3 --shared-
 	{ cat "$W/bad.log" >&2; die "badchain"; }
 grep -q "queue 1 stopped" "$W/bad.log" || { cat "$W/bad.log" >&2; die "badchain: no error logged"; }
 echo "ok boxshare-badchain"
+
+# --wait-reconnect: two front ends one after the other on the same socket, then SIGTERM ends the server
+rm -rf "$W/share" "$W/sock"; mkdir "$W/share"
+"$BOXSHARE" serve --socket-path "$W/sock" --shared-dir "$W/share" --wait-reconnect > "$W/server.log" 2>&1 &
+PID=$!
+for i in 1 2; do
+	timeout 60 "$DRIVER" ops "$W/sock" "$W/share" || die "wait-reconnect: front end $i failed"
+done
+sleep 0.2
+kill -0 $PID 2>/dev/null || die "wait-reconnect: the server left after a front end hung up"
+kill -TERM $PID
+for _ in $(seq 50); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
+kill -0 $PID 2>/dev/null && die "wait-reconnect: SIGTERM did not end the server"
+wait $PID
+PID=
+echo "ok boxshare-wait-reconnect"
 echo "vu-ops: all passed"

@@ -122,6 +122,9 @@ static void test_bad_values(void)
 	BAD("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\",\"type\":\"tmpfs\",\"options\":[\"size=1m\",3]}]}",
 	    "mounts[0].options[1]: expected a string");
 	BAD("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"type\":\"tmpfs\"}]}", "mounts[0].destination: required");
+	/* idmap on a new filesystem used to reach the runtime, which tried to open_tree() "tmpfs" as a path */
+	BAD("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\",\"type\":\"tmpfs\",\"options\":[\"idmap\"]}]}",
+	    "mounts[0].options: idmap and ridmap need a bind mount");
 	BAD("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\",\"options\":[\"rbind\"]}]}",
 	    "mounts[0].source: required for a bind mount");
 	BAD("{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/a\"}]}", "mounts[0].type: required");

@@ -6,7 +6,10 @@
  */
 #include "tree/overlay.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "memfs.h"
@@ -273,8 +276,73 @@ static void test_remove(void)
 	fs_inomap_unref(map);
 }
 
+/* Readers look up, read, list and forget while a writer adds and removes entries (run under ASan in CI). */
+struct race {
+	struct fs *o;
+	atomic_bool stop;
+	atomic_uint reads, lists;
+};
+
+static void *race_reader(void *data)
+{
+	struct race *rc = data;
+	char buf[64], name[32];
+	unsigned i = 0;
+	while (!atomic_load(&rc->stop)) {
+		struct fs_entry e;
+		snprintf(name, sizeof(name), "d%u/f", i++ % 8);
+		if (lookup_path(rc->o, name, &e) == 0) {
+			if (read_all(rc->o, e.ino, buf, sizeof(buf)) >= 0)
+				atomic_fetch_add(&rc->reads, 1);
+			rc->o->ops->forget(rc->o, e.ino, 1);
+		}
+		struct listing l;
+		if (list_dir(rc->o, FS_ROOT_ID, i % 2, 300, &l) == 0) {
+			atomic_fetch_add(&rc->lists, 1);
+			for (size_t k = 0; k < l.n; k++)
+				if (l.ino[k])
+					rc->o->ops->forget(rc->o, l.ino[k], 1);
+		}
+	}
+	return NULL;
+}
+
+static void test_race(void)
+{
+	struct fs_inomap *map = fs_inomap_new();
+	struct fs *nr;
+	struct race rc = { 0 };
+	CHECK(nullroot_new(map, 0555, 0, 0, &nr) == 0 && ovl_new(nr, map, &rc.o) == 0, "overlay");
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, race_reader, &rc);
+	char path[32];
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unsigned changes = 0;
+	do {
+		for (unsigned i = 0; i < 8; i++) {
+			snprintf(path, sizeof(path), "/d%u/f", i);
+			if (ovl_add_buffer(rc.o, path, "content", 7, NULL) == 0)
+				changes++;
+			snprintf(path, sizeof(path), "/d%u", (i + 3) % 8);
+			if (ovl_remove(rc.o, path) == 0)
+				changes++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+	atomic_store(&rc.stop, true);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CHECK(changes > 0 && atomic_load(&rc.lists) > 0, "race ran: %u changes, %u reads, %u lists", changes,
+	      atomic_load(&rc.reads), atomic_load(&rc.lists));
+	fs_free(rc.o);
+	fs_inomap_unref(map);
+}
+
 int main(void)
 {
+	test_race();
 	test_basic();
 	test_listing();
 	test_remove();

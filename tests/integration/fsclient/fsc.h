@@ -48,6 +48,7 @@ extern const struct fsc_check fsc_xattr_checks[];
 extern const struct fsc_check fsc_lock_checks[];
 extern const struct fsc_check fsc_scale_checks[];
 extern const struct fsc_check fsc_escape_checks[];
+extern const struct fsc_check fsc_lockwait_checks[];
 
 /* escape.c: made in --outside before its snapshot is taken, and removed after the comparison. */
 int fsc_escape_prepare(struct fsc *c);

@@ -228,7 +228,7 @@ void fsc_dump_stacks(pid_t pid)
 	DIR *d = opendir(p);
 	struct dirent *de;
 	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' || atoi(de->d_name) == (int)gettid()) /* not the watchdog's own */
 			continue;
 		char sp[320];
 		snprintf(sp, sizeof(sp), "/proc/%d/task/%s/stack", (int)pid, de->d_name);

@@ -88,13 +88,22 @@ static int check_xattr(struct fsc *c)
 	MUST_FAIL(fgetxattr(fd, "user.onlink", buf, sizeof(buf)), ENODATA);
 	close(fd);
 	if (geteuid() == 0) {
-		/* trusted.* is root's, and lives on the link itself */
-		MUST(lsetxattr(path, "trusted.onlink", "t", 1, 0));
+		/* trusted.* is root's, and lives on the link itself. A server without CAP_SYS_ADMIN (boxshare keeps
+		 * only the file capabilities, as virtiofsd does) refuses it with EPERM: allowed through the share,
+		 * but then the target must not have it either. */
+		r = lsetxattr(path, "trusted.onlink", "t", 1, 0);
+		int e = errno;
+		fd = MUST(openat(c->d, "f", O_RDONLY | O_CLOEXEC));
+		ssize_t tn = fgetxattr(fd, "trusted.onlink", buf, sizeof(buf));
+		close(fd);
+		CHECK(tn < 0, "a trusted xattr set on the link landed on its target");
+		if (r < 0 && e == EPERM && !c->oracle) {
+			printf("# note: trusted.* xattrs are refused through the share (EPERM: the server lacks CAP_SYS_ADMIN)\n");
+			return 0;
+		}
+		CHECK(r == 0, "lsetxattr trusted.onlink: %s", strerror(e));
 		n = MUST(lgetxattr(path, "trusted.onlink", buf, sizeof(buf)));
 		CHECK(n == 1 && buf[0] == 't', "trusted xattr of the link read back wrong");
-		fd = MUST(openat(c->d, "f", O_RDONLY | O_CLOEXEC));
-		MUST_FAIL(fgetxattr(fd, "trusted.onlink", buf, sizeof(buf)), ENODATA);
-		close(fd);
 		MUST(lremovexattr(path, "trusted.onlink"));
 	}
 	return 0;
@@ -130,12 +139,18 @@ static int check_xattr_perm(struct fsc *c)
 	MUST(fchmodat(c->d, ".", 0755, 0));
 	int fd = MUST(openat(c->d, "f", O_RDONLY | O_CLOEXEC));
 	int r = fsetxattr(fd, "user.a", "x", 1, 0);
-	if (r == 0)
-		r = fsetxattr(fd, "trusted.t", "t", 1, 0);
-	close(fd);
-	if (r < 0 && errno == EOPNOTSUPP && c->oracle)
+	if (r < 0 && errno == EOPNOTSUPP && c->oracle) {
+		close(fd);
 		SKIP("no xattrs on the native file system");
-	CHECK(r == 0, "setxattr: %s", strerror(errno));
+	}
+	int e = errno;
+	/* trusted.t may be refused through the share (see set-get-list-remove); the child checks it is hidden */
+	if (r == 0 && fsetxattr(fd, "trusted.t", "t", 1, 0) < 0 && (errno != EPERM || c->oracle)) {
+		r = -1;
+		e = errno;
+	}
+	close(fd);
+	CHECK(r == 0, "setxattr: %s", strerror(e));
 	r = fsc_in_child(nobody_xattr, c);
 	CHECK(r == 0, "as uid 65534: step %d failed (see nobody_xattr)", r);
 	return 0;
