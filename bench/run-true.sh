@@ -10,6 +10,9 @@
 # crun 1.8 and runc 1.1 on a hybrid cgroup v1+v2 host: the spec has no cgroupsPath; crun runs with
 # --cgroup-manager=disabled and sees the unified hierarchy hidden (see below); runc has no such switch and
 # creates its cgroup under the v1 hierarchies. Each runtime gets its own --root state directory.
+# Before timing, the same bundle runs once more under each runtime with a process that reports the number of
+# mounts it sees, its effective capabilities and its pid, so the summary shows that all did the same work
+# (and where they differ: with no process.capabilities in the spec, crun and runc drop every capability).
 set -eu
 
 BX=${1:?usage: run-true.sh BUILD_DIR|BOXSHARE [RUNS]}
@@ -41,6 +44,8 @@ mkdir -p "$R/bin" "$R/proc" "$R/sys" "$R/dev" "$R/etc"
 cp /bin/busybox "$R/bin/busybox"
 ln -s busybox "$R/bin/true"
 ln -s busybox "$R/bin/sh"
+ln -s busybox "$R/bin/wc"
+ln -s busybox "$R/bin/grep"
 for i in 1 2 3 4 5 6 7 8; do mkdir -p "$T/src$i" "$R/data$i"; done
 echo a >"$T/f1"
 echo b >"$T/f2"
@@ -91,6 +96,22 @@ else
 fi
 "$BX" run --bundle "$B" probe-bx || { echo "run-true: boxshare cannot run the bundle" >&2; exit 1; }
 
+# Fairness: the same bundle, with a process that reports what it got, under each runtime: the number of mounts
+# it sees, its capability set, and whether it is pid 1 (its own pid namespace).
+B2=$T/bundle-report
+mkdir -p "$B2"
+sed -e "s|\"path\":\"rootfs\"|\"path\":\"$R\"|" \
+	-e 's|"args":\["/bin/true"\]|"args":["sh","-c","echo $(wc -l < /proc/self/mountinfo) mounts, $(grep CapEff /proc/self/status), pid $$"]|' \
+	"$B/config.json" >"$B2/config.json"
+report_runtime() { printf '  %-17s %s\n' "$1" "$(shift; "$@" 2>&1 | tr '\n' ' ')"; }
+{
+echo "run-true: what the process saw under each runtime (same bundle, args replaced):"
+report_runtime boxshare "$BX" run --bundle "$B2" rep-bx
+report_runtime boxshare-legacy "$BX" run --legacy-mount --bundle "$B2" rep-bxl
+case " ${cmds[*]} " in *" crun "*) report_runtime crun crun --root "$T/crun" --cgroup-manager=disabled run --bundle "$B2" rep-c ;; esac
+case " ${cmds[*]} " in *" runc "*) report_runtime runc runc --root "$T/runc" run --bundle "$B2" rep-r ;; esac
+} >"$T/report.txt"
+
 hyperfine -N --warmup 5 --runs "$RUNS" --export-csv "$T/out.csv" --style basic "${cmds[@]}" >"$T/hyperfine.txt" 2>&1 || {
 	cat "$T/hyperfine.txt" >&2
 	exit 1
@@ -106,4 +127,5 @@ awk -F, 'NR > 1 { printf "  %-17s min %7.2f ms   median %7.2f ms\n", $1, $7 * 10
 		if (("runc" in med) && ("boxshare" in med))
 			printf "  ratio boxshare/runc (median): %.2f\n", med["boxshare"] / med["runc"];
 	}' "$T/out.csv"
+cat "$T/report.txt"
 } | tee "$OUT/run-true.txt"

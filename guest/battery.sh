@@ -36,6 +36,7 @@ chmod 600 "$M/renamed.txt" && [ "$(stat -c %a "$M/renamed.txt")" = 600 ] && ok c
 # xattr, locks, mmap (busybox has no tools for them: the static guest-tool)
 /guest-tool xattr "$M/xattr.txt" && ok xattr || fail xattr "see above"
 /guest-tool locks "$M/locks.txt" && ok locks || fail locks "see above"
+/guest-tool lockwait "$M/lockwait.txt" && ok lockwait || fail lockwait "see above"
 /guest-tool mmap "$M/mmap.bin" && ok mmap || fail mmap "see above"
 
 # 50 MiB round trip: write, checksum, drop the guest's cache, read back; the host checks the same sum

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A tiny static helper for the virtio-fs guest battery: what busybox cannot do (xattrs, POSIX and flock locks
- * with a second process, shared mmap). Runs inside the guest: `guest-tool xattr|locks|mmap FILE`.
+ * with a second process, lock waits, shared mmap). Runs inside the guest: `guest-tool xattr|locks|lockwait|mmap
+ * FILE`.
  * Prints one line per failed check and exits 1; exits 0 when everything held.
  */
 #ifndef _GNU_SOURCE
@@ -84,6 +85,43 @@ static void do_locks(const char *f)
 	close(fd);
 }
 
+/*
+ * Lock waits: a second process waits (F_SETLKW, then flock) on a lock the first holds, and the first's
+ * unlock must still get through to end the wait. A server that serves the wait on the thread the unlock needs
+ * deadlocks here: the alarm turns that into a failure instead of a hung guest.
+ */
+static void do_lockwait(const char *f)
+{
+	alarm(30);
+	int fd = open(f, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+	CHECK(fd >= 0, "open %s", f);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	CHECK(fcntl(fd, F_SETLKW, &fl) == 0, "F_SETLKW on a free file");
+	CHECK(flock(fd, LOCK_EX) == 0, "flock LOCK_EX");
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd2 = open(f, O_RDWR | O_CLOEXEC);
+		struct flock c = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int bad = fcntl(fd2, F_SETLKW, &c) == 0 ? 0 : 1; /* waits until the parent unlocks */
+		c.l_type = F_UNLCK;
+		fcntl(fd2, F_SETLK, &c);
+		int fd3 = open(f, O_RDWR | O_CLOEXEC);
+		if (flock(fd3, LOCK_EX) < 0) /* waits until the parent drops its flock */
+			bad |= 2;
+		_exit(bad);
+	}
+	sleep(1); /* the child is waiting now */
+	fl.l_type = F_UNLCK;
+	CHECK(fcntl(fd, F_SETLK, &fl) == 0, "unlock while another process waits");
+	sleep(1);
+	CHECK(flock(fd, LOCK_UN) == 0, "flock unlock while another process waits");
+	int st = -1;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the waiter got its locks (status 0x%x)", st);
+	close(fd);
+	alarm(0);
+}
+
 static void do_mmap(const char *f)
 {
 	const size_t len = 256 * 1024;
@@ -118,13 +156,15 @@ static void do_mmap(const char *f)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: guest-tool xattr|locks|mmap FILE\n");
+		fprintf(stderr, "usage: guest-tool xattr|locks|lockwait|mmap FILE\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "xattr"))
 		do_xattr(argv[2]);
 	else if (!strcmp(argv[1], "locks"))
 		do_locks(argv[2]);
+	else if (!strcmp(argv[1], "lockwait"))
+		do_lockwait(argv[2]);
 	else if (!strcmp(argv[1], "mmap"))
 		do_mmap(argv[2]);
 	else

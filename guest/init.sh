@@ -13,6 +13,15 @@ for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
 done
 mkdir -p /mnt
 if [ $rc = 0 ] && mount -t virtiofs "$tag" /mnt; then
+	# First boot: reset the machine with the file system still mounted, as a crash or a hard reset would.
+	# The VMM stops and restarts the device and the next kernel sends INIT again with no DESTROY before it:
+	# the server must take it as a new client (the marker lives on the share, so it survives the reset).
+	if [ ! -e /mnt/.boxshare-boot1 ]; then
+		echo "first boot: resetting without unmounting"
+		: > /mnt/.boxshare-boot1
+		reboot -f
+	fi
+	rm /mnt/.boxshare-boot1 && echo "ok remount-after-reset"
 	sh /battery.sh /mnt
 	rc=$?
 	umount /mnt || { echo "umount failed"; rc=1; }

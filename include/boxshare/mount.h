@@ -133,9 +133,11 @@ bool bxm_have_mount_setattr(void);
  * not used yet (see docs: it needs every bind source cloned before the namespace switch). */
 bool bxm_have_open_tree_namespace(void);
 
-/* Make "/" of the current mount namespace `prop` (so nothing set up later reaches the host), make the
- * parent mount of rootfs private (pivot_root refuses a shared parent), and bind rootfs onto itself
- * recursively: that bind is the container's root from now on. */
+/* Make "/" of the current mount namespace `prop` (so nothing set up later reaches the host; "unbindable"
+ * is applied as "private" here, since it would forbid binding any source, and is the root's alone once
+ * bxm_set_propagation() runs after the pivot), make the mount holding rootfs private whatever prop is (a
+ * slave with MS_SLAVE: pivot_root refuses a shared parent, and the bind below would propagate to the host's
+ * peers), and bind rootfs onto itself recursively: that bind is the container's root from now on. */
 int bxm_root_prepare(struct bxm_ctx *ctx, const char *rootfs, unsigned long prop, struct bxm_error *err);
 
 /* Mount one spec entry under the root: creates the target (a directory, or an empty file for a bind of a

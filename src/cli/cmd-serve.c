@@ -27,9 +27,11 @@
 #include "virtio/vu-serve.h"
 
 #define SERVE_MAX_THREADS 256
-/* /dev/fuse readers by default. The client wakes the reader that has waited longest, so every extra idle
- * reader makes a synchronous caller's next request land on a cold thread; two keep one request in flight
- * while another is served (lock waits have threads of their own anyway). */
+/* /dev/fuse readers by default. The client wakes the reader that has waited longest, so each extra idle
+ * reader makes a synchronous caller's next request land on a thread that must be woken and is cache-cold
+ * (one reader is fastest for one synchronous caller); but with one reader a slow request (an fsync of much
+ * data) stalls every other process of the sandbox (stress-ng's mix ran 4x longer). Two keep one slow request
+ * from stalling the rest at a small cost in latency. Lock waits get threads of their own either way. */
 #define SERVE_DEFAULT_THREADS 2
 
 static const char usage_text[] =
@@ -604,6 +606,12 @@ static int serve(struct serve_cli *c)
 		fs = NULL; /* the session owns it */
 		int sig = 0;
 		r = devfuse_run(d, s, NULL, NULL, &sig);
+		if (devfuse_stuck(d)) {
+			/* a request thread still uses the session: leave everything to the process exit */
+			log_warn("serve: %s: a request did not stop; exiting with it", o->mountpoint);
+			fflush(NULL);
+			_exit(r < 0 ? CLI_EXIT_FAIL : 0);
+		}
 		/* after the client is gone: release what it held, then the mount point */
 		proto_session_free(s);
 		unmount_cb(&um);

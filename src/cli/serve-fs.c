@@ -142,6 +142,18 @@ int serve_build_fs(const struct serve_opts *o, int proc_fd, struct fs_inomap *ma
 	return 0;
 }
 
+/*
+ * Remove the --control socket at exit. For the supervisor that sandbox_enter() leaves outside (its
+ * supervisor_cleanup callback), which still sees the host's path: the confined server cannot. It removes
+ * the socket only if the file at the path is still the one this server bound (a later server at the same
+ * path keeps its own). Declared in cli/serve.h by cmd-serve.c's owner.
+ */
+void serve_control_cleanup(void)
+{
+	if (srv.control)
+		(void)control_unlink(srv.control);
+}
+
 int serve_control_start(char **ret_err)
 {
 	*ret_err = NULL;

@@ -169,6 +169,7 @@ static int pt_init(struct fs *fs, struct fs_conn *conn)
 		want |= FS_CAP_SUBMOUNTS;
 	want &= conn->capable;
 	conn->want = want;
+	pt->export_support = want & FS_CAP_EXPORT_SUPPORT;
 	pt->writeback = want & FS_CAP_WRITEBACK_CACHE;
 	pt->killpriv_v2 = want & FS_CAP_HANDLE_KILLPRIV_V2;
 	return 0;
@@ -308,8 +309,14 @@ int pt_new(int root_fd, int proc_fd, const struct pt_opts *o, struct fs_inomap *
 		r = -errno;
 		goto fail;
 	}
+	/*
+	 * Without --max-fds, inode fds get most of the limit: with handles=never every inode the client knows
+	 * holds one (a 10k-entry directory needs 10k), while open files need few (an eighth, at least 256).
+	 */
 	unsigned nofile = rl.rlim_cur > 1u << 30 ? 1u << 30 : (unsigned)rl.rlim_cur;
-	pt->max_fds = o->max_fds ? o->max_fds : MAX(nofile / 2, 16u);
+	unsigned open_share = MAX(nofile / 8, 256u);
+	pt->max_fds = o->max_fds ? o->max_fds
+				 : (nofile > open_share + PT_FD_RESERVE + 16 ? nofile - open_share - PT_FD_RESERVE : 16);
 	if (pt->max_fds < 4) { /* the root, a parent and a child, and one reopen in flight */
 		r = -EINVAL;
 		goto fail;

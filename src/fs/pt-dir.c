@@ -25,6 +25,7 @@
 #include "fs/pt-entry.h"
 #include "fs/pt-fh.h"
 #include "fs/pt-int.h"
+#include "fs/pt-lock.h"
 #include "util/macros.h"
 
 #define DIR_BUF_SIZE (32 * 1024)
@@ -182,7 +183,13 @@ out:
 
 void pt_releasedir(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh)
 {
-	pt_fh_release(pt_of(fs), fh, PT_FH_DIR);
+	struct pt *pt = pt_of(fs);
+	struct pt_fh *f = pt_fh_get(pt, fh, PT_FH_DIR);
+	if (f) {
+		pt_lock_drop_fh(pt, f->inode, fh); /* locks taken on the directory through this open */
+		pt_fh_put(pt, f);
+	}
+	pt_fh_release(pt, fh, PT_FH_DIR);
 }
 
 int pt_fsyncdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, bool datasync)

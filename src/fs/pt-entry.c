@@ -199,19 +199,31 @@ int pt_lookup(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent_id, const
 	int r = pt_check_name(name, false);
 	if (r < 0)
 		return r;
+	bool dot = strcmp(name, ".") == 0;
 	struct pt_inode *parent = pt_inode_get(pt, parent_id);
-	if (!parent)
-		return -ESTALE;
+	if (!parent) {
+		if (!dot)
+			return -ESTALE;
+		/* the client reconnecting a file handle of a node it forgot */
+		struct statx stx;
+		struct pt_inode *n;
+		r = pt_inode_resurrect(pt, parent_id, &stx, &n);
+		if (r == 0) {
+			pt_fill_entry(pt, n, &stx, 0, ret);
+			pt_inode_put(pt, n);
+		}
+		return r;
+	}
 	int pfd;
-	if (!S_ISDIR(parent->type)) {
+	if (!dot && !S_ISDIR(parent->type)) {
 		r = -ENOTDIR; /* also every name under a root that is a single file */
 		goto out;
 	}
 	r = pt_inode_fd(pt, parent, &pfd);
 	if (r < 0)
 		goto out;
-	if (strcmp(name, ".") == 0 || (strcmp(name, "..") == 0 && parent == pt->root))
-		r = stat_self(pt, parent, pfd, ret);
+	if (dot || (strcmp(name, "..") == 0 && parent == pt->root))
+		r = stat_self(pt, parent, pfd, ret); /* "." of any node: the client revalidating a file handle */
 	else if (strcmp(name, "..") == 0)
 		r = lookup_dotdot(pt, parent, pfd, ret);
 	else

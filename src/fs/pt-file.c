@@ -359,12 +359,12 @@ void pt_release(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t 
 		bool flock_release)
 {
 	struct pt *pt = pt_of(fs);
-	if (flock_release) {
-		struct pt_fh *f = pt_fh_get(pt, fh, PT_FH_FILE);
-		if (f) {
+	struct pt_fh *f = pt_fh_get(pt, fh, PT_FH_FILE);
+	if (f) {
+		if (flock_release)
 			(void)flock(f->fd, LOCK_UN);
-			pt_fh_put(pt, f);
-		}
+		pt_lock_drop_fh(pt, f->inode, fh);
+		pt_fh_put(pt, f);
 	}
 	pt_fh_release(pt, fh, PT_FH_FILE);
 }

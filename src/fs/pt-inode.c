@@ -3,6 +3,11 @@
  * The passthrough inode table: one node per host (st_dev, st_ino, mount id), counted by lookup and forget, each
  * holding an O_PATH fd (pt-fdcache.c bounds those), and the st_ino the client sees for inodes that live on
  * another device than the share root.
+ *
+ * With export support (the client may hand out file handles of the share, e.g. for an NFS re-export) a node's
+ * id must stay resolvable after the client forgets it: the kernel asks for LOOKUP "." of that id when it
+ * reconnects a handle. So a forgotten node leaves a ghost (its id, key and host file handle, no fd), from
+ * which the node is made again with the same id. Ghosts are bounded per shard (oldest go first).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +48,90 @@ static size_t id_bucket(const struct pt_shard *s, uint64_t id)
 	return (size_t)mix64(fs_ino_local(id) >> PT_SHARD_BITS) & (s->nbuckets - 1);
 }
 
+struct pt_ghost {
+	uint64_t id;
+	dev_t dev;
+	ino_t ino;
+	uint64_t mnt_id;
+	uint64_t st_ino;
+	int mount_fd;
+	struct pt_ghost *next;             /* bucket chain */
+	struct pt_ghost *newer, *older;    /* age list */
+	struct file_handle *handle;
+};
+
+static size_t ghost_bucket(uint64_t id)
+{
+	return (size_t)mix64(fs_ino_local(id) >> PT_SHARD_BITS) & (PT_GHOST_BUCKETS - 1);
+}
+
+static void ghost_free(struct pt_ghost *g)
+{
+	if (g) {
+		free(g->handle);
+		free(g);
+	}
+}
+
+static void ghost_unlink_locked(struct pt_shard *s, struct pt_ghost *g)
+{
+	struct pt_ghost **pp = &s->ghosts[ghost_bucket(g->id)];
+	while (*pp && *pp != g)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = g->next;
+	if (g->older)
+		g->older->newer = g->newer;
+	else
+		s->ghost_old = g->newer;
+	if (g->newer)
+		g->newer->older = g->older;
+	else
+		s->ghost_new = g->older;
+	s->nghosts--;
+}
+
+/* Under the shard lock: the node is forgotten; keep what it takes to make it again. */
+static void ghost_add_locked(struct pt *pt, struct pt_shard *s, struct pt_inode *n)
+{
+	if (!pt->export_support || !n->handle || n->mount_fd < 0 || !s->ghosts)
+		return;
+	struct pt_ghost *g = calloc(1, sizeof(*g));
+	size_t hsz = sizeof(struct file_handle) + n->handle->handle_bytes;
+	struct file_handle *h = malloc(hsz);
+	if (!g || !h) {
+		free(g);
+		free(h);
+		return;
+	}
+	memcpy(h, n->handle, hsz);
+	*g = (struct pt_ghost){ .id = n->id, .dev = n->dev, .ino = n->ino, .mnt_id = n->mnt_id,
+				.st_ino = n->st_ino, .mount_fd = n->mount_fd, .handle = h };
+	size_t b = ghost_bucket(g->id);
+	g->next = s->ghosts[b];
+	s->ghosts[b] = g;
+	g->older = s->ghost_new;
+	if (s->ghost_new)
+		s->ghost_new->newer = g;
+	else
+		s->ghost_old = g;
+	s->ghost_new = g;
+	if (++s->nghosts > PT_GHOSTS_PER_SHARD) {
+		struct pt_ghost *old = s->ghost_old;
+		ghost_unlink_locked(s, old);
+		ghost_free(old);
+	}
+}
+
+static void ghosts_free_all_locked(struct pt_shard *s)
+{
+	while (s->ghost_old) {
+		struct pt_ghost *g = s->ghost_old;
+		ghost_unlink_locked(s, g);
+		ghost_free(g);
+	}
+}
+
 int pt_itab_init(struct pt *pt)
 {
 	for (unsigned i = 0; i < PT_NSHARDS; i++) {
@@ -51,8 +140,9 @@ int pt_itab_init(struct pt *pt)
 		s->nbuckets = INITIAL_BUCKETS;
 		s->by_id = calloc(s->nbuckets, sizeof(*s->by_id));
 		s->by_key = calloc(s->nbuckets, sizeof(*s->by_key));
+		s->ghosts = calloc(PT_GHOST_BUCKETS, sizeof(*s->ghosts));
 		s->next = 1; /* counter 0 is the root's */
-		if (!s->by_id || !s->by_key)
+		if (!s->by_id || !s->by_key || !s->ghosts)
 			return -ENOMEM;
 	}
 	pthread_mutex_init(&pt->fd_mu, NULL);
@@ -81,6 +171,10 @@ void pt_itab_fini(struct pt *pt)
 		free(s->by_id);
 		free(s->by_key);
 		s->by_id = s->by_key = NULL;
+		if (s->ghosts)
+			ghosts_free_all_locked(s);
+		free(s->ghosts);
+		s->ghosts = NULL;
 		pthread_mutex_destroy(&s->mu);
 	}
 	for (size_t i = 0; i < pt->nmounts; i++)
@@ -252,6 +346,7 @@ void pt_inode_forget(struct pt *pt, uint64_t id, uint64_t n)
 	}
 	inode->nlookup = 0;
 	unlink_locked(s, inode);
+	ghost_add_locked(pt, s, inode);
 	pthread_mutex_unlock(&s->mu);
 	pt_inode_put(pt, inode); /* the table's reference */
 }
@@ -272,6 +367,8 @@ void pt_inode_forget_all(struct pt *pt)
 			if (victim) {
 				victim->nlookup = 0;
 				unlink_locked(s, victim);
+			} else {
+				ghosts_free_all_locked(s); /* the client is gone: so are its handles */
 			}
 			pthread_mutex_unlock(&s->mu);
 			if (!victim)
@@ -342,6 +439,24 @@ static void grow_locked(struct pt_shard *s)
 	s->nbuckets = nb;
 }
 
+/* Link inode, whose id is set, by id, and by key unless another node has that key (then it is keyless). */
+static void link_locked(struct pt_shard *s, uint64_t h, struct pt_inode *inode)
+{
+	if (s->count >= s->nbuckets)
+		grow_locked(s);
+	size_t bi = id_bucket(s, inode->id);
+	inode->next_id = s->by_id[bi];
+	s->by_id[bi] = inode;
+	if (find_key_locked(s, h, inode->dev, inode->ino, inode->mnt_id)) {
+		inode->keyless = true;
+	} else {
+		size_t bk = key_bucket(s, h);
+		inode->next_key = s->by_key[bk];
+		s->by_key[bk] = inode;
+	}
+	s->count++;
+}
+
 /* Link inode (refs and nlookup set by the caller) with a fresh id; -ENOSPC when the shard's ids ran out. */
 static int insert_locked(struct pt *pt, struct pt_shard *s, unsigned shard, uint64_t h, struct pt_inode *inode,
 			 bool root)
@@ -353,15 +468,7 @@ static int insert_locked(struct pt *pt, struct pt_shard *s, unsigned shard, uint
 	if (!root)
 		s->next++;
 	inode->id = fs_ino_make(pt->space, local);
-	if (s->count >= s->nbuckets)
-		grow_locked(s);
-	size_t bi = id_bucket(s, inode->id);
-	inode->next_id = s->by_id[bi];
-	s->by_id[bi] = inode;
-	size_t bk = key_bucket(s, h);
-	inode->next_key = s->by_key[bk];
-	s->by_key[bk] = inode;
-	s->count++;
+	link_locked(s, h, inode);
 	return 0;
 }
 
@@ -392,13 +499,13 @@ static int inode_make_handle(struct pt *pt, struct pt_inode *n)
 	if (name_to_handle_at(n->fd, "", &buf.h, &mnt_id, AT_EMPTY_PATH) < 0) {
 		int r = -errno;
 		log_debug("passthrough: no file handle for inode %llu: %s", (unsigned long long)n->ino, strerror(-r));
-		return pt->o.handles == PT_HANDLES_MANDATORY ? r : 0;
+		return pt->use_handles && pt->o.handles == PT_HANDLES_MANDATORY ? r : 0;
 	}
 	int mfd = pt_mount_fd(pt, n->mnt_id, n->fd, n->type);
 	if (mfd < 0) {
 		log_debug("passthrough: no mount fd for mount %llu: %s", (unsigned long long)n->mnt_id,
 			  strerror(-mfd));
-		return pt->o.handles == PT_HANDLES_MANDATORY ? mfd : 0;
+		return pt->use_handles && pt->o.handles == PT_HANDLES_MANDATORY ? mfd : 0;
 	}
 	size_t sz = sizeof(struct file_handle) + buf.h.handle_bytes;
 	n->handle = malloc(sz);
@@ -426,7 +533,7 @@ int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode
 		return -ENOMEM;
 	}
 	n->st_ino = pt_client_ino(pt, n->dev, n->ino);
-	if (pt->use_handles) {
+	if (pt->use_handles || pt->export_support) {
 		int r = inode_make_handle(pt, n);
 		if (r < 0) {
 			inode_free(pt, n); /* closes fd, gives the reservation back */
@@ -464,6 +571,74 @@ int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode
 	}
 	*ret = n;
 	return 0;
+}
+
+int pt_inode_resurrect(struct pt *pt, uint64_t id, struct statx *stx, struct pt_inode **ret)
+{
+	if (fs_ino_space(id) != pt->space)
+		return -ESTALE;
+	struct pt_shard *s = shard_of_id(pt, id);
+	pthread_mutex_lock(&s->mu);
+	struct pt_ghost *g = s->ghosts[ghost_bucket(id)];
+	while (g && g->id != id)
+		g = g->next;
+	if (g)
+		ghost_unlink_locked(s, g);
+	pthread_mutex_unlock(&s->mu);
+	if (!g)
+		return -ESTALE;
+	int r = pt_fd_reserve(pt);
+	if (r < 0)
+		goto out;
+	int fd = open_by_handle_at(g->mount_fd, g->handle, O_PATH | O_CLOEXEC);
+	if (fd < 0) {
+		pt_fd_unreserve(pt);
+		r = -ESTALE;
+		goto out;
+	}
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID, stx) < 0 ||
+	    makedev(stx->stx_dev_major, stx->stx_dev_minor) != g->dev || stx->stx_ino != g->ino ||
+	    stx->stx_mnt_id != g->mnt_id) {
+		close(fd);
+		pt_fd_unreserve(pt);
+		r = -ESTALE;
+		goto out;
+	}
+	struct pt_inode *n = inode_alloc(pt, fd, stx);
+	if (!n) {
+		close(fd);
+		pt_fd_unreserve(pt);
+		r = -ENOMEM;
+		goto out;
+	}
+	n->id = id;
+	n->st_ino = g->st_ino;
+	n->handle = TAKE_PTR(g->handle);
+	n->mount_fd = g->mount_fd;
+	n->nlookup = 1;
+	atomic_init(&n->refs, 2);
+	pthread_mutex_lock(&s->mu);
+	struct pt_inode *raced = find_id_locked(s, id);
+	if (raced) { /* two reconnects of the same handle at once */
+		raced->nlookup++;
+		atomic_fetch_add(&raced->refs, 1);
+		pthread_mutex_unlock(&s->mu);
+		inode_free(pt, n);
+		*ret = raced;
+		goto out;
+	}
+	link_locked(s, key_hash(n->dev, n->ino, n->mnt_id), n);
+	pthread_mutex_unlock(&s->mu);
+	if (pt->use_handles) {
+		pthread_mutex_lock(&pt->fd_mu);
+		if (n->users == 0 && n->fd >= 0)
+			pt_lru_append(pt, n);
+		pthread_mutex_unlock(&pt->fd_mu);
+	}
+	*ret = n;
+out:
+	ghost_free(g);
+	return r;
 }
 
 int pt_inode_new_root(struct pt *pt, int fd)

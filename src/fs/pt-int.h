@@ -56,6 +56,11 @@ struct pt_inode {
 	struct pt_lockfd *locks;
 };
 
+/* Ghosts (pt-inode.c): forgotten nodes the client may still name through an exported file handle. */
+#define PT_GHOST_BUCKETS 256
+#define PT_GHOSTS_PER_SHARD 4096
+struct pt_ghost;
+
 struct pt_shard {
 	pthread_mutex_t mu;
 	struct pt_inode **by_id;
@@ -63,6 +68,9 @@ struct pt_shard {
 	size_t nbuckets; /* power of two */
 	size_t count;
 	uint64_t next; /* next local counter (shifted by PT_SHARD_BITS) */
+	struct pt_ghost **ghosts; /* PT_GHOST_BUCKETS chains by id */
+	struct pt_ghost *ghost_old, *ghost_new; /* oldest first, for the bound */
+	size_t nghosts;
 } __attribute__((aligned(64)));
 
 struct pt_mount {
@@ -112,6 +120,7 @@ struct pt {
 	unsigned max_open;
 
 	/* negotiated at init */
+	bool export_support; /* the client may name a forgotten node again (file handles): keep ghosts */
 	bool writeback;
 	bool killpriv_v2;
 	double entry_timeout, attr_timeout;
@@ -135,6 +144,12 @@ void pt_inode_forget(struct pt *pt, uint64_t id, uint64_t n);
 void pt_inode_unkey(struct pt *pt, struct pt_inode *n);
 /* Is n's fd open now? (false: it would be reopened by handle) */
 bool pt_inode_fd_open(struct pt *pt, struct pt_inode *n);
+/*
+ * The client names a node it forgot, through a file handle it exported (LOOKUP of "." on that id): make the
+ * node again, with the same id, from the host file handle kept when it was forgotten. -ESTALE if it is not
+ * kept or the host inode is gone. +1 lookup and a reference; stx is a statx of it.
+ */
+int pt_inode_resurrect(struct pt *pt, uint64_t id, struct statx *stx, struct pt_inode **ret);
 /* Drop every lookup count (destroy). */
 void pt_inode_forget_all(struct pt *pt);
 /* Find an inode by key and take a lookup count and a reference on it; NULL if unknown. */

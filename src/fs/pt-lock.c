@@ -7,12 +7,12 @@
  * gets its own open file description, reopened from the client's open file, and the lock is an OFD lock
  * (F_OFD_SETLK) on it: owners conflict with each other exactly as processes do on the host, and one owner's
  * locks through two opens of the same file are one set. FLUSH (the owner closed an fd of the file) closes that
- * description, which drops its locks, as close(2) does. A conflicting lock reports l_pid 0: OFD locks have no
- * owning process.
+ * description, which drops its locks, as close(2) does; RELEASE drops the client's OFD locks (their owner is
+ * the open file). The host's OFD locks have no, so each owner remembers the client pid that set its locks, which GETLK reports.
  *
  * A blocking SETLKW waits in F_OFD_SETLKW and so holds the worker thread that serves it (as virtiofsd does);
- * other requests go on on the other workers. An INTERRUPT cannot cancel the wait; the client's process stays
- * in the wait until the lock comes or the holder lets go.
+ * other requests go on on the other workers. proto cancels the wait on INTERRUPT by signalling that thread:
+ * the fcntl returns EINTR, which is the answer (never retried here).
  *
  * flock(2) locks belong to the open file, which is exactly the client's fh: flock() on the fh's fd.
  */
@@ -30,6 +30,8 @@ struct pt_lockfd {
 	struct pt_lockfd *next;
 	uint64_t owner;
 	int fd;
+	pid_t pid;      /* the client's pid that last set a lock as this owner: what GETLK reports */
+	uint64_t fh;    /* the open file the owner last locked through */
 	unsigned users; /* under inode->lock_mu */
 	bool dropped;   /* unlinked: the last user closes fd */
 };
@@ -42,13 +44,14 @@ static void lockfd_close(struct pt *pt, struct pt_lockfd *l)
 }
 
 /* The owner's description on f's inode (made on first use), with a user reference. */
-static int lockfd_get(struct pt *pt, struct pt_fh *f, uint64_t owner, struct pt_lockfd **ret)
+static int lockfd_get(struct pt *pt, struct pt_fh *f, uint64_t fh, uint64_t owner, struct pt_lockfd **ret)
 {
 	struct pt_inode *n = f->inode;
 	pthread_mutex_lock(&n->lock_mu);
 	for (struct pt_lockfd *l = n->locks; l; l = l->next)
 		if (l->owner == owner) {
 			l->users++;
+			l->fh = fh;
 			pthread_mutex_unlock(&n->lock_mu);
 			*ret = l;
 			return 0;
@@ -82,11 +85,13 @@ static int lockfd_get(struct pt *pt, struct pt_fh *f, uint64_t owner, struct pt_
 	}
 	l->owner = owner;
 	l->fd = fd;
+	l->fh = fh;
 	l->users = 1;
 	pthread_mutex_lock(&n->lock_mu);
 	for (struct pt_lockfd *o = n->locks; o; o = o->next)
 		if (o->owner == owner) { /* raced with the same owner */
 			o->users++;
+			o->fh = fh;
 			pthread_mutex_unlock(&n->lock_mu);
 			lockfd_close(pt, l);
 			*ret = o;
@@ -108,22 +113,71 @@ static void lockfd_put(struct pt *pt, struct pt_inode *n, struct pt_lockfd *l)
 		lockfd_close(pt, l);
 }
 
+/* Drop the owners that match (by owner, or by the fh they last locked through). */
+static void drop_matching(struct pt *pt, struct pt_inode *n, bool by_fh, uint64_t key)
+{
+	struct pt_lockfd *victims = NULL;
+	pthread_mutex_lock(&n->lock_mu);
+	for (struct pt_lockfd **pp = &n->locks; *pp;) {
+		struct pt_lockfd *l = *pp;
+		if ((by_fh ? l->fh : l->owner) != key) {
+			pp = &l->next;
+			continue;
+		}
+		*pp = l->next;
+		l->dropped = true;
+		if (l->users == 0) { /* else a SETLKW in flight closes it when it returns */
+			l->next = victims;
+			victims = l;
+		}
+	}
+	pthread_mutex_unlock(&n->lock_mu);
+	while (victims) {
+		struct pt_lockfd *l = victims;
+		victims = l->next;
+		lockfd_close(pt, l);
+	}
+}
+
 void pt_lock_drop_owner(struct pt *pt, struct pt_inode *n, uint64_t owner)
 {
-	struct pt_lockfd *victim = NULL;
+	drop_matching(pt, n, false, owner);
+}
+
+/*
+ * An open file went away. An OFD lock's owner is the client's open file itself, and the client sends no FLUSH
+ * for it (FLUSH names the process): its locks go with the RELEASE of that fh. Dropping the POSIX owners that
+ * last locked through it too is safe: a process that closed its descriptor of this open file has sent a FLUSH
+ * that dropped its locks already.
+ */
+void pt_lock_drop_fh(struct pt *pt, struct pt_inode *n, uint64_t fh)
+{
+	drop_matching(pt, n, true, fh);
+}
+
+/*
+ * Which owner holds the lock a GETLK found? OFD locks carry no process, so ask each other owner's description:
+ * the holder does not see its own lock, anyone else does.
+ */
+static pid_t holder_pid(struct pt_inode *n, uint64_t asker, const struct flock *found)
+{
+	pid_t pid = 0;
 	pthread_mutex_lock(&n->lock_mu);
-	for (struct pt_lockfd **pp = &n->locks; *pp; pp = &(*pp)->next)
-		if ((*pp)->owner == owner) {
-			victim = *pp;
-			*pp = victim->next;
-			victim->dropped = true;
-			if (victim->users)
-				victim = NULL; /* a SETLKW in flight closes it when it returns */
+	for (struct pt_lockfd *l = n->locks; l; l = l->next) {
+		if (l->owner == asker)
+			continue;
+		struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = found->l_start,
+				   .l_len = found->l_len };
+		if (fcntl(l->fd, F_OFD_GETLK, &q) < 0)
+			continue;
+		if (q.l_type == F_UNLCK || q.l_start != found->l_start || q.l_len != found->l_len ||
+		    q.l_type != found->l_type) {
+			pid = l->pid;
 			break;
 		}
+	}
 	pthread_mutex_unlock(&n->lock_mu);
-	if (victim)
-		lockfd_close(pt, victim);
+	return pid;
 }
 
 void pt_lock_free_all(struct pt *pt, struct pt_inode *n)
@@ -155,16 +209,16 @@ int pt_getlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh,
 	struct pt_lockfd *l;
 	int r = lk->l_type == F_UNLCK ? -EINVAL : check_lock(f, lk);
 	if (r == 0)
-		r = lockfd_get(pt, f, owner, &l);
+		r = lockfd_get(pt, f, fh, owner, &l);
 	if (r == 0) {
 		struct flock q = *lk;
 		q.l_pid = 0; /* OFD locks require it */
 		r = fcntl(l->fd, F_OFD_GETLK, &q) < 0 ? -errno : 0;
+		lockfd_put(pt, f->inode, l);
 		if (r == 0) {
-			q.l_pid = 0;
+			q.l_pid = q.l_type == F_UNLCK ? 0 : holder_pid(f->inode, owner, &q);
 			*lk = q;
 		}
-		lockfd_put(pt, f->inode, l);
 	}
 	pt_fh_put(pt, f);
 	return r;
@@ -191,13 +245,17 @@ int pt_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh,
 	r = check_lock(f, lk);
 	struct pt_lockfd *l;
 	if (r == 0)
-		r = lockfd_get(pt, f, owner, &l);
+		r = lockfd_get(pt, f, fh, owner, &l);
 	if (r == 0) {
 		struct flock q = *lk;
 		q.l_pid = 0;
-		do
-			r = fcntl(l->fd, sleep ? F_OFD_SETLKW : F_OFD_SETLK, &q) < 0 ? -errno : 0;
-		while (r == -EINTR);
+		/* EINTR is an answer, not a reason to retry: proto interrupts a wait the client gave up on */
+		r = fcntl(l->fd, sleep ? F_OFD_SETLKW : F_OFD_SETLK, &q) < 0 ? -errno : 0;
+		if (r == 0 && lk->l_type != F_UNLCK) {
+			pthread_mutex_lock(&f->inode->lock_mu);
+			l->pid = lk->l_pid;
+			pthread_mutex_unlock(&f->inode->lock_mu);
+		}
 		lockfd_put(pt, f->inode, l);
 	}
 	pt_fh_put(pt, f);

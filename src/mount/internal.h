@@ -38,7 +38,7 @@ int bxm_legacy_mount(struct bxm_ctx *ctx, int src_fd, const char *src, int tgt_f
 int bxm_legacy_remount(struct bxm_ctx *ctx, int fd, unsigned long set, unsigned long clear);
 /* Apply MOUNT_ATTR_* set/clear to the mount at fd and (recursive) every mount below it with mount(2) only,
  * walking the private procfs's mountinfo. */
-int bxm_legacy_remount_tree(struct bxm_ctx *ctx, int fd, uint64_t attr_set, uint64_t attr_clr);
+int bxm_legacy_setattr(struct bxm_ctx *ctx, int fd, uint64_t attr_set, uint64_t attr_clr, bool recursive);
 
 /* Set MOUNT_ATTR_* on the mount at fd (recursive: the tree), by mount_setattr or the mount(2) walk. */
 int bxm_setattr(struct bxm_ctx *ctx, int fd, uint64_t set, uint64_t clr, bool recursive, struct bxm_error *e);
@@ -53,15 +53,19 @@ int bxm_open_source(struct bxm_ctx *ctx, const char *source, bool nofollow, int 
 int bxm_api_bind(struct bxm_ctx *ctx, const struct bxm_mount *m, int src_fd, int tgt_fd, int *ret_mnt_fd,
 		 struct bxm_error *e);
 int bxm_api_fs(struct bxm_ctx *ctx, const struct bxm_mount *m, int tgt_fd, int *ret_mnt_fd, struct bxm_error *e);
-int bxm_legacy_bind(struct bxm_ctx *ctx, const struct bxm_mount *m, int src_fd, int tgt_fd, const char *tgt_path,
-		    int *ret_mnt_fd, struct bxm_error *e);
-int bxm_legacy_fs(struct bxm_ctx *ctx, const struct bxm_mount *m, int tgt_fd, const char *tgt_path,
-		  int *ret_mnt_fd, struct bxm_error *e);
-
-/* Reopen path under the root (O_PATH) after a mount(2) on it, so the fd names the new mount. nofollow: the
- * mount is a bound symlink (src-nofollow), which is what the last component must name. */
-int bxm_reopen_in_root(struct bxm_ctx *ctx, const char *path, bool nofollow, int *ret_fd);
+int bxm_legacy_bind(struct bxm_ctx *ctx, const struct bxm_mount *m, int src_fd, int tgt_fd, int *ret_mnt_fd,
+		    struct bxm_error *e);
+int bxm_legacy_fs(struct bxm_ctx *ctx, const struct bxm_mount *m, int tgt_fd, int *ret_mnt_fd, struct bxm_error *e);
 
 /* MOUNT_ATTR_* <-> MS_* */
 unsigned long bxm_attr_to_ms(uint64_t attr);
 uint64_t bxm_ms_to_attr(unsigned long ms);
+/* A mount_setattr change (set, clear) as the MS_* flags a bind remount sets and clears; the atime mode is
+ * one value, so clearing MOUNT_ATTR__ATIME clears every MS_ atime flag and sets the new one. */
+void bxm_attr_change_to_ms(uint64_t attr_set, uint64_t attr_clr, unsigned long *ret_set, unsigned long *ret_clear);
+
+/* Make a bind (bind: src_fd onto tgt_fd) or a new filesystem (fs) on tgt_fd with whichever API the context
+ * uses. The new mount's root comes back in *ret_mnt_fd. */
+int bxm_bind_at(struct bxm_ctx *ctx, const struct bxm_mount *m, int src_fd, int tgt_fd, int *ret_mnt_fd,
+		struct bxm_error *e);
+int bxm_fs_at(struct bxm_ctx *ctx, const struct bxm_mount *m, int tgt_fd, int *ret_mnt_fd, struct bxm_error *e);

@@ -178,11 +178,12 @@ static int mi_read(struct bxm_ctx *c, struct mi_line **ret, size_t *ret_n)
 }
 
 /* After mount(2) on tgt_fd: open the new mount's root. mount(2) gives no fd of what it made, so the target is
- * opened again by its path, and because a path can name something else by then (a symlink swapped into the
- * rootfs), the result must prove it is the mount just made on tgt_fd: a mount root, whose parent is the
- * mount tgt_fd lies in, at the place tgt_fd names (mountinfo's mount point against tgt_fd's own path). Flags
- * and propagation are applied to this fd, so they never land on another mount. */
-static int reopen_new_mount(struct bxm_ctx *c, int tgt_fd, const char *path, bool nofollow, int *ret_fd)
+ * opened again by a path: not the spec's (its "..", or a symlink met after the mount, can lead somewhere
+ * else now that the new mount's content is in the way) but tgt_fd's own canonical path, with no symlink
+ * allowed; and since a path can still name something else by then (a rename racing us), the result must
+ * prove it is the mount just made on tgt_fd: its parent is the mount tgt_fd lies in, at the place tgt_fd
+ * names (mountinfo's mount point). Flags and propagation go to this fd, so never to another mount. */
+static int reopen_new_mount(struct bxm_ctx *c, int tgt_fd, bool nofollow, int *ret_fd)
 {
 	char link[BXM_FDPATH_MAX], want[PATH_MAX];
 	uint64_t parent = 0, id = 0;
@@ -194,10 +195,14 @@ static int reopen_new_mount(struct bxm_ctx *c, int tgt_fd, const char *path, boo
 	int r = mnt_id_of(tgt_fd, &parent);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = -1;
-	r = bxm_reopen_in_root(c, path, nofollow, &fd);
-	if (r < 0)
-		return r;
+	/* d_path: absolute from this process's root, like mountinfo's mount points */
+	if (want[0] != '/')
+		return -ESTALE;
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int fd = sys_openat2(AT_FDCWD, want, &how);
+	if (fd < 0)
+		return fd;
 	r = mnt_id_of(fd, &id);
 	if (r < 0)
 		return r;
@@ -219,16 +224,12 @@ static int reopen_new_mount(struct bxm_ctx *c, int tgt_fd, const char *path, boo
 	return 0;
 }
 
-int bxm_legacy_remount_tree(struct bxm_ctx *c, int fd, uint64_t attr_set, uint64_t attr_clr)
+int bxm_legacy_setattr(struct bxm_ctx *c, int fd, uint64_t attr_set, uint64_t attr_clr, bool recursive)
 {
-	unsigned long set = bxm_attr_to_ms(attr_set), clear = bxm_attr_to_ms(attr_clr & ~(uint64_t)MOUNT_ATTR__ATIME);
-	if (attr_clr & MOUNT_ATTR__ATIME) {
-		clear |= MS_NOATIME | MS_STRICTATIME | MS_RELATIME;
-		if ((attr_set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_RELATIME)
-			set |= MS_RELATIME;
-	}
+	unsigned long set = 0, clear = 0;
+	bxm_attr_change_to_ms(attr_set, attr_clr, &set, &clear);
 	int r = bxm_legacy_remount(c, fd, set, clear);
-	if (r < 0)
+	if (r < 0 || !recursive)
 		return r;
 
 	/* mount(2) has no recursive remount: walk the submounts the private procfs lists under this one. */
@@ -276,8 +277,8 @@ int bxm_legacy_remount_tree(struct bxm_ctx *c, int fd, uint64_t attr_set, uint64
 	return r;
 }
 
-int bxm_legacy_bind(struct bxm_ctx *c, const struct bxm_mount *m, int src_fd, int tgt_fd, const char *tgt_path,
-		    int *ret_mnt_fd, struct bxm_error *e)
+int bxm_legacy_bind(struct bxm_ctx *c, const struct bxm_mount *m, int src_fd, int tgt_fd, int *ret_mnt_fd,
+		    struct bxm_error *e)
 {
 	const struct bxm_options *o = m->opts;
 	if (o->idmap)
@@ -288,14 +289,13 @@ int bxm_legacy_bind(struct bxm_ctx *c, const struct bxm_mount *m, int src_fd, in
 		return bxm_fail(e, r, "mount", NULL, NULL);
 	struct stat st;
 	bool link = o->src_nofollow && fstat(src_fd, &st) == 0 && S_ISLNK(st.st_mode);
-	r = reopen_new_mount(c, tgt_fd, tgt_path, link, ret_mnt_fd);
+	r = reopen_new_mount(c, tgt_fd, link, ret_mnt_fd);
 	if (r == -ESTALE)
 		bxm_err_detail(e, "the mount point changed while it was mounted on");
 	return r < 0 ? bxm_fail(e, r, "openat2", NULL, NULL) : 0;
 }
 
-int bxm_legacy_fs(struct bxm_ctx *c, const struct bxm_mount *m, int tgt_fd, const char *tgt_path, int *ret_mnt_fd,
-		  struct bxm_error *e)
+int bxm_legacy_fs(struct bxm_ctx *c, const struct bxm_mount *m, int tgt_fd, int *ret_mnt_fd, struct bxm_error *e)
 {
 	const struct bxm_options *o = m->opts;
 	unsigned long f = o->ms_set & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
@@ -306,7 +306,7 @@ int bxm_legacy_fs(struct bxm_ctx *c, const struct bxm_mount *m, int tgt_fd, cons
 			bxm_err_detail(e, "options %s", o->data);
 		return bxm_fail(e, r, "mount", NULL, NULL);
 	}
-	r = reopen_new_mount(c, tgt_fd, tgt_path, false, ret_mnt_fd);
+	r = reopen_new_mount(c, tgt_fd, false, ret_mnt_fd);
 	if (r == -ESTALE)
 		bxm_err_detail(e, "the mount point changed while it was mounted on");
 	return r < 0 ? bxm_fail(e, r, "openat2", NULL, NULL) : 0;

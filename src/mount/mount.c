@@ -43,7 +43,9 @@ static int splice_link(char *path, size_t size, size_t parent_len, const char *t
 	return 0;
 }
 
-int bxm_mkpath_in_root(int root_fd, const char *want, bool make_file, int *ret_fd)
+/* bxm_mkpath_in_root(), saying which call failed (*ret_syscall): mkdirat on a read-only rootfs is the usual
+ * one, and "openat2: read-only file system" would send the reader looking in the wrong place. */
+static int mkpath(int root_fd, const char *want, bool make_file, int *ret_fd, const char **ret_syscall)
 {
 	char path[PATH_MAX], prefix[PATH_MAX];
 	int links = 0, r;
@@ -107,8 +109,10 @@ restart:;
 					r = open_in_root(root_fd, prefix, O_PATH, 0, &fd);
 			} else {
 				/* create the name in the directory the prefix resolved to, not by path */
-				if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+				if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) {
+					*ret_syscall = "mkdirat";
 					return -errno;
+				}
 				r = open_in_root(root_fd, prefix, O_PATH, 0, &fd);
 			}
 		}
@@ -128,9 +132,20 @@ restart:;
 	return 0;
 }
 
-int bxm_reopen_in_root(struct bxm_ctx *c, const char *path, bool nofollow, int *ret_fd)
+int bxm_mkpath_in_root(int root_fd, const char *want, bool make_file, int *ret_fd)
 {
-	return open_in_root(c->root_fd, path, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0, ret_fd);
+	const char *sc = NULL;
+	return mkpath(root_fd, want, make_file, ret_fd, &sc);
+}
+
+/* The mount point of a mount, created in the root, with the error record filled. */
+static int mount_point(struct bxm_ctx *c, const char *target, bool file, int *ret_fd, struct bxm_error *e)
+{
+	const char *sc = "openat2";
+	int r = mkpath(c->root_fd, target, file, ret_fd, &sc);
+	if (r < 0)
+		return bxm_err_detail(e, "creating the mount point inside the root"), bxm_fail(e, r, sc, NULL, NULL);
+	return 0;
 }
 
 int bxm_open_source(struct bxm_ctx *c, const char *source, bool nofollow, int *ret_fd)
@@ -154,18 +169,20 @@ int bxm_setattr(struct bxm_ctx *c, int fd, uint64_t set, uint64_t clr, bool recu
 		r = sys_mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a);
 		return r < 0 ? bxm_fail(e, r, "mount_setattr", NULL, NULL) : 0;
 	}
-	if (recursive) {
-		r = bxm_legacy_remount_tree(c, fd, set, clr);
-	} else {
-		unsigned long ms_set = bxm_attr_to_ms(set), ms_clr = bxm_attr_to_ms(clr & ~(uint64_t)MOUNT_ATTR__ATIME);
-		if (clr & MOUNT_ATTR__ATIME) {
-			ms_clr |= MS_NOATIME | MS_STRICTATIME | MS_RELATIME;
-			if ((set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_RELATIME)
-				ms_set |= MS_RELATIME;
-		}
-		r = bxm_legacy_remount(c, fd, ms_set, ms_clr);
-	}
+	r = bxm_legacy_setattr(c, fd, set, clr, recursive);
 	return r < 0 ? bxm_fail(e, r, "mount", NULL, NULL) : 0;
+}
+
+int bxm_bind_at(struct bxm_ctx *c, const struct bxm_mount *m, int src_fd, int tgt_fd, int *ret_mnt_fd,
+		struct bxm_error *e)
+{
+	return c->new_api ? bxm_api_bind(c, m, src_fd, tgt_fd, ret_mnt_fd, e)
+			  : bxm_legacy_bind(c, m, src_fd, tgt_fd, ret_mnt_fd, e);
+}
+
+int bxm_fs_at(struct bxm_ctx *c, const struct bxm_mount *m, int tgt_fd, int *ret_mnt_fd, struct bxm_error *e)
+{
+	return c->new_api ? bxm_api_fs(c, m, tgt_fd, ret_mnt_fd, e) : bxm_legacy_fs(c, m, tgt_fd, ret_mnt_fd, e);
 }
 
 int bxm_propagate_fd(struct bxm_ctx *c, int fd, unsigned long prop, bool recursive, struct bxm_error *e)
@@ -212,10 +229,9 @@ int bxm_mount(struct bxm_ctx *c, const struct bxm_mount *m, struct bxm_error *e)
 		struct stat st;
 		if (fstat(m->tree_fd, &st) < 0)
 			return bxm_fail(e, errno, "fstat", NULL, NULL);
-		r = bxm_mkpath_in_root(c->root_fd, m->target, !S_ISDIR(st.st_mode), &tgt);
+		r = mount_point(c, m->target, !S_ISDIR(st.st_mode), &tgt, e);
 		if (r < 0)
-			return bxm_err_detail(e, "creating the mount point inside the root"),
-			       bxm_fail(e, r, "openat2", NULL, NULL);
+			return r;
 		r = sys_move_mount(m->tree_fd, "", tgt, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 		if (r < 0)
 			return bxm_fail(e, r, "move_mount", NULL, NULL);
@@ -233,10 +249,9 @@ int bxm_mount(struct bxm_ctx *c, const struct bxm_mount *m, struct bxm_error *e)
 		file = !S_ISDIR(st.st_mode);
 	}
 	if (tgt < 0) {
-		r = bxm_mkpath_in_root(c->root_fd, m->target, file, &tgt);
+		r = mount_point(c, m->target, file, &tgt, e);
 		if (r < 0)
-			return bxm_err_detail(e, "creating the mount point inside the root"),
-			       bxm_fail(e, r, "openat2", NULL, NULL);
+			return r;
 	}
 	/* "/", "/a/..", a symlink to "/": a mount over the root itself would be hidden under it by pivot_root
 	 * (which enters the root through root_fd) or, with mount(2), make the options land on the root */
@@ -250,10 +265,9 @@ int bxm_mount(struct bxm_ctx *c, const struct bxm_mount *m, struct bxm_error *e)
 	if (m->use_tree_fd)
 		r = 0;
 	else if (bind)
-		r = c->new_api ? bxm_api_bind(c, &mm, src, tgt, &mnt, e)
-			       : bxm_legacy_bind(c, &mm, src, tgt, m->target, &mnt, e);
+		r = bxm_bind_at(c, &mm, src, tgt, &mnt, e);
 	else
-		r = c->new_api ? bxm_api_fs(c, &mm, tgt, &mnt, e) : bxm_legacy_fs(c, &mm, tgt, m->target, &mnt, e);
+		r = bxm_fs_at(c, &mm, tgt, &mnt, e);
 	if (r < 0)
 		return r;
 
@@ -285,10 +299,10 @@ int bxm_bind_fd(struct bxm_ctx *c, int src_fd, const char *target, struct bxm_er
 		return bxm_fail(e, EBADFD, NULL, NULL, NULL);
 	if (fstat(src_fd, &st) < 0)
 		return bxm_fail(e, errno, "fstat", NULL, NULL);
-	int r = bxm_mkpath_in_root(c->root_fd, target, !S_ISDIR(st.st_mode), &tgt);
+	int r = mount_point(c, target, !S_ISDIR(st.st_mode), &tgt, e);
 	if (r < 0)
-		return bxm_err_detail(e, "creating the mount point inside the root"), bxm_fail(e, r, "openat2", NULL, NULL);
+		return r;
 	static const struct bxm_options o = { .bind = true };
 	const struct bxm_mount m = { .type = "bind", .source = "(fd)", .target = target, .opts = &o };
-	return c->new_api ? bxm_api_bind(c, &m, src_fd, tgt, &mnt, e) : bxm_legacy_bind(c, &m, src_fd, tgt, target, &mnt, e);
+	return bxm_bind_at(c, &m, src_fd, tgt, &mnt, e);
 }

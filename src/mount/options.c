@@ -412,3 +412,16 @@ uint64_t bxm_ms_to_attr(unsigned long ms)
 		a |= MOUNT_ATTR_STRICTATIME;
 	return a;
 }
+
+void bxm_attr_change_to_ms(uint64_t attr_set, uint64_t attr_clr, unsigned long *ret_set, unsigned long *ret_clear)
+{
+	unsigned long set = bxm_attr_to_ms(attr_set), clear = bxm_attr_to_ms(attr_clr & ~(uint64_t)MOUNT_ATTR__ATIME);
+	if (attr_clr & MOUNT_ATTR__ATIME) {
+		clear |= MS_NOATIME | MS_STRICTATIME | MS_RELATIME;
+		/* MOUNT_ATTR_RELATIME is 0: bxm_attr_to_ms() cannot tell it from "no atime change" */
+		if ((attr_set & MOUNT_ATTR__ATIME) == MOUNT_ATTR_RELATIME)
+			set |= MS_RELATIME;
+	}
+	*ret_set = set;
+	*ret_clear = clear;
+}

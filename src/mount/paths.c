@@ -40,7 +40,7 @@ int bxm_mask_path(struct bxm_ctx *c, const char *path, struct bxm_error *e)
 			.data = (char *)"size=4k,nr_inodes=1,mode=555",
 		};
 		struct bxm_mount m = { .type = "tmpfs", .source = "tmpfs", .target = path, .opts = &o };
-		r = c->new_api ? bxm_api_fs(c, &m, fd, &mnt, e) : bxm_legacy_fs(c, &m, fd, path, &mnt, e);
+		r = bxm_fs_at(c, &m, fd, &mnt, e);
 	} else {
 		/* The container's /dev/null (the host's mounts are gone after pivot_root): it must really be the
 		 * null device, whatever the rootfs put there. */
@@ -53,8 +53,7 @@ int bxm_mask_path(struct bxm_ctx *c, const char *path, struct bxm_error *e)
 			return bxm_err_detail(e, "/dev/null is not the null device"), bxm_fail(e, ENODEV, "fstat", NULL, NULL);
 		struct bxm_options o = { .bind = true };
 		struct bxm_mount m = { .type = "bind", .source = "/dev/null", .target = path, .opts = &o };
-		r = c->new_api ? bxm_api_bind(c, &m, null, fd, &mnt, e)
-			       : bxm_legacy_bind(c, &m, null, fd, path, &mnt, e);
+		r = bxm_bind_at(c, &m, null, fd, &mnt, e);
 	}
 	return r;
 }
@@ -72,7 +71,7 @@ int bxm_readonly_path(struct bxm_ctx *c, const char *path, struct bxm_error *e)
 	 * bind keeps the flags it had (nosuid, noexec...) */
 	struct bxm_options o = { .bind = true, .rbind = true };
 	struct bxm_mount m = { .type = "bind", .source = path, .target = path, .opts = &o };
-	r = c->new_api ? bxm_api_bind(c, &m, fd, fd, &mnt, e) : bxm_legacy_bind(c, &m, fd, fd, path, &mnt, e);
+	r = bxm_bind_at(c, &m, fd, fd, &mnt, e);
 	if (r < 0)
 		return r;
 	return bxm_setattr(c, mnt, MOUNT_ATTR_RDONLY, 0, true, e);

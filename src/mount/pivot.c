@@ -33,23 +33,35 @@ static int detach_old_root(bool setattr, int old_fd)
 	return RET_NERRNO(chdir("/"));
 }
 
+static void explain_einval(const char *new_root, const char *put_old, struct bxm_error *e);
+
+/* pivot_root(".", ".") into new_root_fd and the detach of the old root, for bxm_pivot and bxm_pivot_root. */
+static int pivot_into(int new_root_fd, bool setattr, struct bxm_error *e)
+{
+	_cleanup_close_ int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (old < 0)
+		return bxm_fail(e, errno, "openat", NULL, NULL);
+	if (fchdir(new_root_fd) < 0)
+		return bxm_fail(e, errno, "fchdir", NULL, NULL);
+	/* new and old root on the same directory: the old one ends up stacked on top, detached just below */
+	int r = sys_pivot_root(".", ".");
+	if (r < 0) {
+		if (r == -EINVAL)
+			explain_einval(".", NULL, e);
+		return bxm_fail(e, r, "pivot_root", NULL, NULL);
+	}
+	r = detach_old_root(setattr, old);
+	return r < 0 ? bxm_fail(e, r, "umount2", "detach the old root", "/") : 0;
+}
+
 int bxm_pivot(struct bxm_ctx *c, struct bxm_error *e)
 {
 	bxm_err_begin(e, "pivot_root", "/");
 	if (c->root_fd < 0 || c->pivoted)
 		return bxm_fail(e, EBADFD, NULL, NULL, NULL);
-	_cleanup_close_ int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (old < 0)
-		return bxm_fail(e, errno, "openat", NULL, NULL);
-	if (fchdir(c->root_fd) < 0)
-		return bxm_fail(e, errno, "fchdir", NULL, NULL);
-	/* new and old root on the same directory: the old one ends up stacked on top, detached just below */
-	int r = sys_pivot_root(".", ".");
+	int r = pivot_into(c->root_fd, c->setattr, e);
 	if (r < 0)
-		return bxm_fail(e, r, "pivot_root", NULL, NULL);
-	r = detach_old_root(c->setattr, old);
-	if (r < 0)
-		return bxm_fail(e, r, "umount2", "detach the old root", "/");
+		return r;
 	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return bxm_fail(e, errno, "openat", NULL, NULL);
@@ -121,22 +133,10 @@ int bxm_pivot_root(const char *new_root, const char *put_old, struct bxm_error *
 {
 	bxm_err_begin(e, "pivot_root", new_root);
 	if (!put_old) {
-		_cleanup_close_ int old = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (old < 0)
-			return bxm_fail(e, errno, "openat", NULL, NULL);
 		_cleanup_close_ int nr = open(new_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (nr < 0)
 			return bxm_fail(e, errno, "openat", NULL, NULL);
-		if (fchdir(nr) < 0)
-			return bxm_fail(e, errno, "fchdir", NULL, NULL);
-		int r = sys_pivot_root(".", ".");
-		if (r < 0) {
-			if (r == -EINVAL)
-				explain_einval(".", NULL, e);
-			return bxm_fail(e, r, "pivot_root", NULL, NULL);
-		}
-		r = detach_old_root(bxm_have_mount_setattr(), old);
-		return r < 0 ? bxm_fail(e, r, "umount2", "detach the old root", "/") : 0;
+		return pivot_into(nr, bxm_have_mount_setattr(), e);
 	}
 	int r = sys_pivot_root(new_root, put_old);
 	if (r == -EINVAL)

@@ -205,10 +205,15 @@ static int reopen_here(struct init *in, int fd)
 static void setup_terminal(struct init *in, struct bxm_ctx *ctx)
 {
 	const struct oci_process *p = &in->a->spec->process;
-	/* after pivot_root: "/dev/ptmx" (a symlink to pts/ptmx) resolves inside the container's root */
-	_cleanup_close_ int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	/* after pivot_root: "/dev/ptmx" (a symlink to pts/ptmx) resolves inside the container's root; a
+	 * rootfs's own /dev must not lead through /proc's magic links to an fd of this process */
+	struct open_how how = { .flags = O_RDWR | O_NOCTTY | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int master = root < 0 ? -errno : sys_openat2(root, "/dev/ptmx", &how);
 	if (master < 0)
-		die_msg(in, "terminal", errno, "process.terminal: open /dev/ptmx in the container: %s", strerror(errno));
+		die_msg(in, "terminal", master, "process.terminal: open /dev/ptmx in the container: %s",
+			strerror(-master));
 	int unlock = 0;
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		die_msg(in, "terminal", errno, "process.terminal: unlock the pty: %s", strerror(errno));

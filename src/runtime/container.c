@@ -272,9 +272,6 @@ static int check_spec(const struct oci_spec *s, struct container_error *e)
 		return fail(e, EINVAL, "config",
 			    "config.json: linux.namespaces: a new \"mount\" namespace is required (the root is "
 			    "set up with pivot_root inside it)");
-	if (l->ns[OCI_NS_PID].path)
-		return fail(e, EOPNOTSUPP, "config",
-			    "config.json: linux.namespaces: joining an existing pid namespace is not supported");
 	if (l->ns[OCI_NS_TIME].enabled)
 		return fail(e, EOPNOTSUPP, "config", "config.json: linux.namespaces: time namespaces are not supported");
 	if (l->ns[OCI_NS_USER].enabled && !l->ns[OCI_NS_USER].path && (!l->n_uid_mappings || !l->n_gid_mappings))
@@ -331,8 +328,32 @@ int container_create(const struct oci_spec *spec, const struct container_opts *o
 	};
 	/* The cgroup namespace is made by the init after prepare() (see container.h), not by the clone. */
 	flags &= ~(unsigned long)CLONE_NEWCGROUP;
+
+	/* A pid namespace to join applies to children only: this process enters it for the clone alone, then
+	 * goes back to its own for whatever it forks later (hooks, the idmap helpers). */
+	_cleanup_close_ int own_pidns = -1;
+	if (l->ns[OCI_NS_PID].path) {
+		const char *p = l->ns[OCI_NS_PID].path;
+		_cleanup_close_ int ns = open(p, O_RDONLY | O_CLOEXEC);
+		if (ns < 0)
+			return fail(e, errno, "setns", "linux.namespaces: open the pid namespace %s: %s", p, strerror(errno));
+		own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+		if (own_pidns < 0)
+			return fail(e, errno, "setns", "open /proc/self/ns/pid: %s", strerror(errno));
+		if (setns(ns, CLONE_NEWPID) < 0)
+			return fail(e, errno, "setns", "linux.namespaces: join the pid namespace %s: %s", p, strerror(errno));
+	}
 	fflush(NULL); /* nothing buffered is written twice */
 	pid_t pid = sys_clone_fork(flags);
+	if (pid != 0 && own_pidns >= 0 && setns(own_pidns, CLONE_NEWPID) < 0) {
+		/* cannot happen (our own namespace is always one we may enter); never fork into the wrong one */
+		int err = errno;
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		return fail(e, err, "setns", "return to the runtime's own pid namespace: %s", strerror(err));
+	}
 	if (pid < 0)
 		return fail(e, pid, "clone", "clone into new namespaces: %s", strerror(-pid));
 	if (pid == 0) {
@@ -413,8 +434,9 @@ int container_create(const struct oci_spec *spec, const struct container_opts *o
 		reap(c);
 		goto fail;
 	}
-	if (m.type != SYNC_READY) {
-		r = fail(e, EPROTO, "sync", "unexpected message %u from the container init", m.type);
+	if (m.type != SYNC_READY || (opts->terminal && c->pty < 0)) {
+		r = fail(e, EPROTO, "sync", "unexpected message %u from the container init%s", m.type,
+			 m.type == SYNC_READY ? " (ready, without the terminal)" : "");
 		goto kill;
 	}
 	c->sync_fd = TAKE_FD(mine);

@@ -16,6 +16,11 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 
 #include "oci/spec.h"
 #include "runtime/cgroup.h"
@@ -293,7 +298,7 @@ static _noreturn_ void child_fail(int efd, const struct rt_err *err)
 }
 
 /* The new process, in the container's namespaces and cgroup. Never returns. */
-static _noreturn_ void exec_child(const struct xproc *x, int console, int efd)
+static _noreturn_ void exec_child(const struct xproc *x, int console, int efd, int preserve_fds)
 {
 	struct rt_err err = { "" };
 	if (console >= 0) {
@@ -322,6 +327,11 @@ static _noreturn_ void exec_child(const struct xproc *x, int console, int efd)
 	}
 	if (sec_apply_post_user(&x->sec, &err) < 0)
 		child_fail(efd, &err);
+	/* nothing of ours, nor of whoever ran us, reaches the process: stdio and --preserve-fds only */
+	if (close_range(3 + (unsigned)preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		rt_err_set(&err, errno, "close_range: %m");
+		child_fail(efd, &err);
+	}
 	/* execvp searches the PATH of environ: make it the process's */
 	environ = x->env;
 	execvp(x->args[0], x->args);
@@ -461,7 +471,7 @@ static int do_exec(const struct lc_exec_opts *o, struct exec_ctx *k, int *ret_ex
 		char go;
 		if (read(k->sync[0], &go, 1) != 1)
 			_exit(1); /* the runtime gave up */
-		exec_child(&k->x, k->console, k->errpipe[1]);
+		exec_child(&k->x, k->console, k->errpipe[1], o->preserve_fds);
 	}
 	k->pidpipe[1] = safe_close(k->pidpipe[1]);
 	k->errpipe[1] = safe_close(k->errpipe[1]);

@@ -14,7 +14,6 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
-#include "runtime/console.h"
 #include "runtime/hooks.h"
 #include "runtime/scmp.h"
 #include "util/log.h"
@@ -453,12 +452,8 @@ int security_apply_init(void)
 	/* whatever container.c did with them, none of our fds may reach the container's process */
 	if (ctx->report_fd >= 0)
 		fcntl(ctx->report_fd, F_SETFD, FD_CLOEXEC);
-	if (ctx->console_socket >= 0) {
-		r = console_setup_init(ctx->console_socket, ctx->cons_rows, ctx->cons_cols, &err);
-		close(ctx->console_socket);
-		if (r < 0)
-			goto fail;
-	}
+	if (ctx->state_wfd >= 0)
+		close(ctx->state_wfd);
 	if (ctx->start_hooks && ctx->start_hooks->n) {
 		_cleanup_free_ char *state = ctx->state_fd >= 0 ? read_all(ctx->state_fd) : NULL;
 		r = hooks_run(ctx->start_hooks, "startContainer", state ? state : "{}", &err);

@@ -58,15 +58,14 @@ int sec_features(struct json_object *lnx);
 
 /*
  * The one call that container.c makes right before exec (its marked hook point). It does, in the init, what
- * the OCI runtime commands prepared before container_create(): the console (process.terminal with
- * --console-socket), the startContainer hooks, then sec_apply(). A plain `run` that prepared nothing gets 0.
+ * the OCI runtime commands prepared before container_create(): the startContainer hooks, then sec_apply().
+ * A caller that prepared nothing gets 0. (The terminal is container.c's: opts.terminal, see container.h.)
  */
 struct sec_init_ctx {
 	const struct sec_config *sec;
-	int console_socket;      /* connected unix socket to send the pty master on, or -1; closed after use */
-	unsigned short cons_rows, cons_cols;
 	const struct hook_list *start_hooks; /* startContainer hooks, or NULL */
 	int state_fd;            /* read end of a pipe holding the state JSON for those hooks, or -1 */
+	int state_wfd;           /* its write end: the init's inherited copy is closed, or reading never ends */
 	int report_fd;           /* where to write why the process could not be started, or -1 */
 	const char *exe;         /* process.args[0]: looked up before exec, so a typo is an error of start */
 	char *const *env;        /* process.env, for the PATH of that lookup */

@@ -3,6 +3,7 @@
 #include "runtime/spec-ext.h"
 
 #include <json-c/json.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ static const struct member linux_members[] = {
 	{ "namespaces", ACCEPT },	{ "uidMappings", ACCEPT },	{ "gidMappings", ACCEPT },
 	{ "rootfsPropagation", ACCEPT }, { "maskedPaths", ACCEPT },	{ "readonlyPaths", ACCEPT },
 	{ "cgroupsPath", ACCEPT },	{ "resources", ACCEPT },	{ "seccomp", ACCEPT },
-	{ "mountLabel", ACCEPT_EMPTY }, { "sysctl", ACCEPT_EMPTY },	{ "devices", ACCEPT_EMPTY },
+	{ "mountLabel", ACCEPT_EMPTY }, { "sysctl", ACCEPT },	{ "devices", ACCEPT_EMPTY },
 	{ "intelRdt", ACCEPT_EMPTY },	{ "personality", ACCEPT_EMPTY }, { "timeOffsets", ACCEPT_EMPTY },
 	{ "memoryPolicy", ACCEPT_EMPTY }, { "netDevices", ACCEPT_EMPTY }, { NULL, ACCEPT },
 };
@@ -99,6 +100,31 @@ static json_object *member(json_object *o, const char *key)
 	return v;
 }
 
+/*
+ * The namespaces the container makes for itself, as CLONE_NEW* flags: listed without a path. With a user
+ * namespace joined by path the init makes them only after prepare(), too late for sysctls: none then.
+ */
+static int private_namespaces(json_object *lnx)
+{
+	static const struct {
+		const char *type;
+		int flag;
+	} t[] = { { "network", CLONE_NEWNET }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS } };
+	json_object *ns = member(lnx, "namespaces");
+	int flags = 0;
+	for (size_t i = 0; ns && json_object_is_type(ns, json_type_array) && i < json_object_array_length(ns); i++) {
+		json_object *e = json_object_array_get_idx(ns, i), *type = member(e, "type"), *path = member(e, "path");
+		const char *ty = type ? json_object_get_string(type) : "";
+		bool joined = path && json_object_get_string_len(path) > 0;
+		if (strcmp(ty, "user") == 0 && joined)
+			return 0;
+		for (size_t k = 0; k < ARRAY_SIZE(t); k++)
+			if (strcmp(ty, t[k].type) == 0 && !joined)
+				flags |= t[k].flag;
+	}
+	return flags;
+}
+
 int spec_ext_check_process(json_object *process, struct rt_err *err)
 {
 	int r = check_members(process, "process", process_members, err);
@@ -119,6 +145,7 @@ int spec_ext_parse(json_object *doc, struct spec_ext *x, struct rt_err *err)
 	r = sec_config_parse(process, lnx, &x->sec, err);
 	r = r ?: hooks_parse(member(doc, "hooks"), &x->hooks, err);
 	r = r ?: cg_limits_parse(member(lnx, "resources"), &x->limits, err);
+	r = r ?: sysctl_parse(member(lnx, "sysctl"), private_namespaces(lnx), &x->sysctl, err);
 	if (r < 0)
 		goto fail;
 	json_object *v = member(lnx, "cgroupsPath");
@@ -165,6 +192,7 @@ void spec_ext_free(struct spec_ext *x)
 	sec_config_free(&x->sec);
 	hooks_free(&x->hooks);
 	cg_limits_free(&x->limits);
+	sysctl_free(&x->sysctl);
 	free(x->env);
 	*x = (struct spec_ext){};
 }
@@ -206,6 +234,7 @@ int spec_ext_features(json_object *doc)
 		add_str(hooks, hook_names[i]);
 	json_object_object_add(doc, "hooks", hooks);
 	json_object *opts = json_object_new_array();
+	bool idmap = false;
 	for (size_t i = 0; opts && i < ARRAY_SIZE(mount_option_candidates); i++) {
 		struct bxm_options o;
 		char reason[128];
@@ -214,6 +243,7 @@ int spec_ext_features(json_object *doc)
 		size_t bad;
 		if (bxm_options_parse("bind", one, 1, &o, &bad, reason, sizeof(reason)) == 0) {
 			add_str(opts, mount_option_candidates[i]);
+			idmap |= strcmp(mount_option_candidates[i], "idmap") == 0;
 			bxm_options_done(&o);
 		}
 	}
@@ -235,9 +265,9 @@ int spec_ext_features(json_object *doc)
 	off = json_object_new_object();
 	json_object_object_add(off, "enabled", json_object_new_boolean(0));
 	json_object_object_add(lnx, "intelRdt", off);
-	json_object *ext = json_object_new_object(), *idmap = json_object_new_object();
-	json_object_object_add(idmap, "enabled", json_object_new_boolean(1));
-	json_object_object_add(ext, "idmap", idmap);
+	json_object *ext = json_object_new_object(), *idmap_o = json_object_new_object();
+	json_object_object_add(idmap_o, "enabled", json_object_new_boolean(idmap));
+	json_object_object_add(ext, "idmap", idmap_o);
 	json_object_object_add(lnx, "mountExtensions", ext);
 	json_object_object_add(doc, "linux", lnx);
 	json_object *ann = json_object_new_object();
@@ -251,7 +281,7 @@ int spec_ext_features(json_object *doc)
 						      "cpu.shares, devices (cgroup v1 devices controller only)"));
 	json_object_object_add(ann, "org.boxshare.refused",
 			       json_object_new_string("apparmorProfile, selinuxLabel, ioPriority, scheduler, "
-						      "execCPUAffinity, linux.sysctl, linux.devices, linux.intelRdt, "
+						      "execCPUAffinity, linux.sysctl keys that are not namespaced, linux.devices, linux.intelRdt, "
 						      "linux.personality, linux.timeOffsets, linux.memoryPolicy, "
 						      "linux.netDevices, seccomp notify (listenerPath)"));
 	json_object_object_add(doc, "annotations", ann);

@@ -15,6 +15,7 @@
 #include "runtime/hooks.h"
 #include "runtime/rterr.h"
 #include "runtime/security.h"
+#include "runtime/sysctl.h"
 
 struct json_object;
 
@@ -22,6 +23,7 @@ struct spec_ext {
 	struct sec_config sec;
 	struct rt_hooks hooks;
 	struct cg_limits limits;
+	struct sysctl_list sysctl;
 	const char *cgroups_path; /* borrowed from the document; NULL or "" = none */
 	bool terminal;
 	unsigned short cons_rows, cons_cols;

@@ -109,7 +109,7 @@ int sandbox_enter(const struct sandbox_opts *o)
 
 	switch (o->mode) {
 	case SANDBOX_NAMESPACE:
-		if ((r = sb_root_namespace(sb_seccomp_sanitizer_build())) < 0) {
+		if ((r = sb_root_namespace(sb_seccomp_sanitizer_build(), !o->keep_chown)) < 0) {
 			log_debug("sandbox: new root: %d", r);
 			return r;
 		}
@@ -118,7 +118,7 @@ int sandbox_enter(const struct sandbox_opts *o)
 			return r;
 		break;
 	case SANDBOX_CHROOT:
-		if ((r = sb_root_chroot()) < 0) {
+		if ((r = sb_root_chroot(!o->keep_chown)) < 0) {
 			log_debug("sandbox: chroot: %d", r);
 			return r;
 		}
@@ -130,7 +130,7 @@ int sandbox_enter(const struct sandbox_opts *o)
 	/* Nothing gained through execve from here on (set-uid files, file capabilities), whatever the mode. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	if ((r = sb_caps_drop(sb_caps_wanted(o->keep_chown))) < 0) {
+	if ((r = sb_caps_drop(sb_caps_wanted(o->keep_chown, !o->no_file_handles))) < 0) {
 		log_debug("sandbox: capabilities: %d", r);
 		return r;
 	}
@@ -142,7 +142,7 @@ int sandbox_enter(const struct sandbox_opts *o)
 	 */
 	if (!sb_seccomp_sanitizer_build() && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -errno;
-	if ((r = sb_seccomp_load(o->seccomp)) < 0)
+	if ((r = sb_seccomp_load(o->seccomp, !o->no_file_handles)) < 0)
 		return r;
 	return 0;
 }

@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 enum sandbox_mode {
-	SANDBOX_NAMESPACE, /* new mount, pid and net namespaces; host mounts rslave; pivot_root into an empty root */
+	SANDBOX_NAMESPACE, /* new mount, pid, net (+ ipc, cgroup) namespaces; host mounts rslave; pivot_root into
+			    * an empty root */
 	SANDBOX_CHROOT,    /* chroot into an empty directory (no namespaces: for hosts that forbid unshare) */
 	SANDBOX_NONE,
 };
@@ -25,7 +26,12 @@ struct sandbox_opts {
 	enum sandbox_mode mode;
 	enum sandbox_seccomp seccomp;
 	uint64_t nofile;          /* RLIMIT_NOFILE wanted: raised up to the hard limit (no CAP_SYS_RESOURCE) */
-	bool keep_chown;          /* keep CAP_CHOWN/CAP_FOWNER/CAP_FSETID/CAP_SETFCAP/CAP_MKNOD... (a rw share) */
+	bool keep_chown;          /* keep CAP_CHOWN/CAP_FOWNER/CAP_FSETID/CAP_SETFCAP/CAP_MKNOD... (a rw share);
+				   * false: the whole export is read-only, and so are the share mounts in the sandbox */
+	/* The server never opens files by handle (--inode-file-handles never): drop CAP_DAC_READ_SEARCH and refuse
+	 * open_by_handle_at. With that capability, open_by_handle_at ignores the bind mount a share is confined
+	 * to and opens any inode of the share's file system (ext4's root directory has a well-known handle). */
+	bool no_file_handles;
 	/* Runs in the supervisor (outside the sandbox) after the confined server exited, e.g. to unmount the
 	 * /dev/fuse mount point. May be NULL. When set, chroot and none modes fork a supervisor too (in the
 	 * caller's pid namespace): the confined server can no longer unmount anything itself. */
@@ -38,8 +44,9 @@ struct sandbox_opts {
  * stays outside as supervisor, forwards SIGINT/SIGTERM/SIGHUP to the child, waits for it, runs
  * supervisor_cleanup and exits with the child's status (it never returns). Other modes fork the same way only
  * when supervisor_cleanup is set. Call it before starting threads: a forking mode refuses with -EBUSY when the
- * process has more than one. In namespace mode the server is pid 1 of its namespace: it only receives the
- * signals it has a handler for (the supervisor sends SIGKILL instead of a forwarded signal it does not catch).
+ * process has more than one. In namespace mode the server is pid 2 of its namespace, under a small init (pid 1)
+ * that holds nothing, relays the forwarded signals and reports the server's status to the supervisor; so the
+ * server gets and dies of signals as any process does.
  *
  * Every directory fd the process holds is re-rooted (same number, same flags) so ".." cannot climb out of it,
  * and a procfs root fd is replaced by a fresh procfs (see sb-root.h); in none mode nothing is.

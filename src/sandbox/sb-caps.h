@@ -7,11 +7,14 @@
 
 /*
  * The capabilities a passthrough server needs, as a bit mask (bit n = capability n).
- * Always: CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (serve every client's files; open_by_handle_at needs the
- * latter), CAP_SETUID and CAP_SETGID (switch fsuid/fsgid to the caller's per request).
- * keep_chown (a writable share) adds CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_MKNOD and CAP_SETFCAP.
+ * Always CAP_SETUID and CAP_SETGID (switch fsuid/fsgid to the caller's per request, e.g. FUSE_ACCESS), and a way
+ * to read every client's files: CAP_DAC_READ_SEARCH when file_handles (open_by_handle_at needs it), else
+ * CAP_DAC_OVERRIDE.
+ * keep_chown (a writable share) adds CAP_DAC_OVERRIDE (write what root may write), CAP_CHOWN, CAP_FOWNER,
+ * CAP_FSETID, CAP_MKNOD and CAP_SETFCAP. A read-only share's CAP_DAC_OVERRIDE writes nothing: its mounts in the
+ * sandbox are read-only (sb-root.h).
  */
-uint64_t sb_caps_wanted(bool keep_chown);
+uint64_t sb_caps_wanted(bool keep_chown, bool file_handles);
 
 /*
  * Keep only `keep` in the permitted and effective sets, clear the inheritable set and the ambient set, and drop

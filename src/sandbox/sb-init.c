@@ -98,6 +98,7 @@ int sb_init_fork(int status_fd)
 		if (pid > 0)
 			init_main(pid, status_fd, &set);
 		int r = -errno;
+		close(status_fd);
 		for (size_t i = 0; i < ARRAY_SIZE(relayed); i++)
 			sigaction(relayed[i], &old_sa[i], NULL);
 		sigaction(SIGCHLD, &old_chld, NULL);

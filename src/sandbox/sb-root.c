@@ -136,8 +136,12 @@ static int fresh_proc(void)
 	char gid[16];
 	snprintf(gid, sizeof(gid), "%u", (unsigned)foreign_gid());
 	int r;
-	if ((r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "subset", "pid", 0)) < 0 ||
-	    (r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "hidepid", "invisible", 0)) < 0 ||
+	/* subset= and hidepid=invisible are 5.8's; an older kernel still gets hidepid=2 and the pid namespace */
+	if ((r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "subset", "pid", 0)) < 0 && r != -EINVAL)
+		return r;
+	if ((r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "hidepid", "invisible", 0)) == -EINVAL)
+		r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "hidepid", "2", 0);
+	if (r < 0 ||
 	    (r = sys_fsconfig(fs, FSCONFIG_SET_STRING, "gid", gid, 0)) < 0 ||
 	    (r = sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) < 0)
 		return r;
@@ -187,7 +191,7 @@ static int attach_point(void)
 	return -ENOENT;
 }
 
-int sb_root_namespace(bool with_proc)
+int sb_root_namespace(bool with_proc, bool readonly)
 {
 	_cleanup_(held_list_done) struct held_list l = {};
 	int r;
@@ -205,7 +209,9 @@ int sb_root_namespace(bool with_proc)
 		}
 	}
 
-	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) < 0)
+	/* Beyond mount and network: IPC (no SysV objects or POSIX queues of the host) and cgroup (our cgroup path,
+	 * /proc/self/cgroup, tells nothing of the host's hierarchy). */
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWCGROUP) < 0)
 		return -errno;
 	/* Host mounts still propagate into our copy of the tree (and into the clones: see below); none of ours
 	 * go back out. Also required by pivot_root, which refuses shared mounts. */
@@ -251,8 +257,8 @@ int sb_root_namespace(bool with_proc)
 			return -errno;
 		if ((r = sys_move_mount(l.v[i].src, "", root, name, MOVE_MOUNT_F_EMPTY_PATH)) < 0)
 			return r;
-		struct mount_attr slave = { .propagation = MS_SLAVE };
-		if ((r = sys_mount_setattr(root, name, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &slave)) < 0)
+		struct mount_attr attr = { .propagation = MS_SLAVE, .attr_set = readonly ? MOUNT_ATTR_RDONLY : 0 };
+		if ((r = sys_mount_setattr(root, name, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &attr)) < 0)
 			return r;
 	}
 
@@ -308,7 +314,7 @@ static bool refused(int r)
 	return r == -EPERM || r == -EACCES || r == -ENOSYS || r == -EINVAL;
 }
 
-int sb_root_chroot(void)
+int sb_root_chroot(bool readonly)
 {
 	_cleanup_(held_list_done) struct held_list l = {};
 	int r;
@@ -329,6 +335,10 @@ int sb_root_chroot(void)
 			log_debug("sandbox: fd %d kept as it is (%d)", l.v[i].fd, src);
 			continue;
 		}
+		struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+		if (readonly && !l.v[i].proc &&
+		    (r = sys_mount_setattr(src, "", AT_EMPTY_PATH | AT_RECURSIVE, &ro)) < 0)
+			return r;
 		if ((r = held_replace(&l.v[i], src)) < 0)
 			return r;
 	}

@@ -13,14 +13,15 @@
  *    private bind mount (open_tree clone) of the same directory; a procfs root fd by one on a fresh procfs of
  *    the new pid namespace (subset=pid, hidepid=invisible), so "self/fd/N" reopens keep working and nothing of
  *    the host's processes is visible;
- *  - new mount, network and IPC namespaces; the host's mount tree made rslave (host mounts still propagate
+ *  - new mount, network, IPC and cgroup namespaces; the host's mount tree made rslave (host mounts still propagate
  *    in; nothing made inside propagates out);
  *  - pivot_root into an empty read-only tmpfs, the old root detached; the process root is an empty directory
  *    of it. The bind mounts behind the held fds hang under that tmpfs, out of reach of any path.
  * with_proc additionally mounts the fresh procfs at /proc of the new root (sanitizer builds: LeakSanitizer
- * reads /proc/self/task by path). 0 or -errno; on failure the caller must exit (half confined).
+ * reads /proc/self/task by path). readonly makes the bind mounts behind the held fds read-only (a read-only
+ * export). 0 or -errno; on failure the caller must exit (half confined).
  */
-int sb_root_namespace(bool with_proc);
+int sb_root_namespace(bool with_proc, bool readonly);
 
 /*
  * Chroot mode (no namespaces): the same fd replacement, best effort (a host that forbids unshare may forbid
@@ -28,4 +29,4 @@ int sb_root_namespace(bool with_proc);
  * host makes later under a share are not seen), and chroot into an empty directory that is removed at once
  * (nothing can be created in it, and nothing is left behind on the host). 0 or -errno.
  */
-int sb_root_chroot(void);
+int sb_root_chroot(bool readonly);

@@ -36,7 +36,7 @@
 /* Syscalls allowed whatever their arguments. Names the running architecture lacks are skipped. */
 static const char *const allow[] = {
 	/* opening and resolving, relative to held fds */
-	"openat", "openat2", "open", "name_to_handle_at", "open_by_handle_at", "close", "close_range", "dup",
+	"openat", "openat2", "open", "name_to_handle_at", "close", "close_range", "dup",
 	"dup2", "dup3", "fcntl", "flock",
 	/* attributes and directories */
 	"newfstatat", "fstat", "stat", "lstat", "statx", "statfs", "fstatfs", "getdents64", "readlinkat",
@@ -78,13 +78,16 @@ static const struct {
 	{ "removexattrat", 466 },
 };
 
+/* FUSE passthrough (kernel 6.9 uapi; Debian 12's headers predate it): struct fuse_backing_map is 16 bytes */
+#ifndef FUSE_DEV_IOC_BACKING_OPEN
+#define FUSE_DEV_IOC_BACKING_OPEN _IOC(_IOC_WRITE, FUSE_DEV_IOC_MAGIC, 1, 16)
+#define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
+#endif
+
 /* ioctl requests the server makes: FUSE passthrough backing files, /dev/fuse clone for worker threads, inode
  * flags (chattr through FUSE_IOCTL) and isatty() from stdio. */
 static const unsigned long allow_ioctl[] = {
-	FUSE_DEV_IOC_CLONE,
-#ifdef FUSE_DEV_IOC_BACKING_OPEN
-	FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_BACKING_CLOSE,
-#endif
+	FUSE_DEV_IOC_CLONE, FUSE_DEV_IOC_BACKING_OPEN, FUSE_DEV_IOC_BACKING_CLOSE,
 	FS_IOC_GETFLAGS,   FS_IOC_SETFLAGS, FS_IOC_FSGETXATTR, FS_IOC_FSSETXATTR, TCGETS, FIONREAD,
 };
 
@@ -124,9 +127,11 @@ static int allow_name(scmp_filter_ctx ctx, const char *name)
 	return r;
 }
 
-static int add_rules(scmp_filter_ctx ctx)
+static int add_rules(scmp_filter_ctx ctx, bool file_handles)
 {
 	int r;
+	if (file_handles && (r = allow_name(ctx, "open_by_handle_at")) < 0)
+		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(allow); i++)
 		if ((r = allow_name(ctx, allow[i])) < 0)
 			return r;
@@ -158,6 +163,12 @@ static int add_rules(scmp_filter_ctx ctx)
 				  SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET))) < 0)
 		return r;
 
+	/* glibc's syslog() reconnects to /dev/log by itself (after a syslog daemon restart, or at the first
+	 * message without LOG_NDELAY): let that fail quietly rather than kill the server. Any other socket kills. */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
+				  SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0)
+		return r;
+
 	/* The kernel would refuse an unmount anyway (CAP_SYS_ADMIN is gone); an error rather than a kill lets a
 	 * server that tries to unmount its own mount point at shutdown finish cleanly (the supervisor does it). */
 	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(umount2), 0)) < 0)
@@ -187,7 +198,7 @@ static int add_rules(scmp_filter_ctx ctx)
 	return 0;
 }
 
-int sb_seccomp_load(enum sandbox_seccomp mode)
+int sb_seccomp_load(enum sandbox_seccomp mode, bool file_handles)
 {
 	uint32_t def;
 	switch (mode) {
@@ -213,9 +224,12 @@ int sb_seccomp_load(enum sandbox_seccomp mode)
 	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0 ||
 	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0)
 		return r;
+	/* a binary search on the syscall number instead of a linear list (libseccomp >= 2.5); the kernel's
+	 * per-syscall cache already skips the filter for the syscalls allowed whatever their arguments */
+	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	/* No SCMP_FLTATR_CTL_LOG: the kernel logs kills anyway (audit type 1326, with the syscall number), and the
 	 * flag would also log every ENOSYS answer to clone3, i.e. every thread the server starts. */
-	if ((r = add_rules(ctx)) < 0)
+	if ((r = add_rules(ctx, file_handles)) < 0)
 		return r;
 	if ((r = seccomp_load(ctx)) < 0) {
 		log_debug("sandbox: seccomp_load: %d", r);

@@ -185,6 +185,7 @@ struct devfuse {
 	unsigned n;
 	struct devfuse_reader *readers;
 	struct devfuse_lock_job locks[DEVFUSE_LOCK_THREADS];
+	bool stuck; /* a lock thread would not stop: the session is still in use */
 	struct proto_session *s;
 	atomic_bool stop;
 	atomic_int err; /* first fatal transport error, -errno */
@@ -232,7 +233,7 @@ int devfuse_new(int fuse_fd, unsigned threads, struct devfuse **ret)
 
 void devfuse_free(struct devfuse *d)
 {
-	if (!d)
+	if (!d || d->stuck)
 		return;
 	for (unsigned i = 1; i < d->n; i++)
 		safe_close(d->readers[i].fd);
@@ -284,7 +285,12 @@ static void *lock_main(void *arg)
 	struct devfuse_lock_job *j = arg;
 	uint8_t out[sizeof(struct fuse_out_header) + 64]; /* SETLKW replies carry no payload */
 	struct iovec iv = { j->req, j->len }, ov = { out, sizeof(out) };
-	send_reply(j->d, j->fd, out, proto_handle(j->d->s, &iv, 1, &ov, 1));
+	ssize_t len = proto_handle(j->d->s, &iv, 1, &ov, 1);
+	/* Woken because we are stopping, not because the client interrupted: no reply. The client would take
+	 * our EINTR for its own interruption (and, with no signal pending, show the caller ERESTARTSYS); the
+	 * connection's abort fails the request properly instead. */
+	if (!atomic_load(&j->d->stop))
+		send_reply(j->d, j->fd, out, len);
 	free(j->req);
 	j->req = NULL;
 	atomic_store(&j->busy, false);
@@ -323,21 +329,44 @@ static bool offload_lock(struct devfuse *d, int fd, const void *req, size_t len)
 	return false;
 }
 
-/* Wake lock waiters (they fail with EINTR) and reap every lock thread. */
+/*
+ * Wake lock waiters (the fs should fail them with EINTR) and reap every lock thread. A waiter that does not
+ * wake within 2 s is left behind: d->stuck tells the caller the session is still in use and must not be
+ * freed; the process exits with the thread still in its wait.
+ */
 static void stop_lock_jobs(struct devfuse *d)
 {
+	for (int round = 0; round < 2000; round++) {
+		bool busy = false;
+		for (unsigned i = 0; i < DEVFUSE_LOCK_THREADS; i++) {
+			struct devfuse_lock_job *j = &d->locks[i];
+			if (j->d && atomic_load(&j->busy)) {
+				busy = true;
+				pthread_kill(j->thread, PROTO_INTR_SIGNAL);
+			}
+		}
+		if (!busy)
+			break;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
 	for (unsigned i = 0; i < DEVFUSE_LOCK_THREADS; i++) {
 		struct devfuse_lock_job *j = &d->locks[i];
 		if (!j->d)
 			continue;
-		for (int round = 0; round < 2000 && atomic_load(&j->busy); round++) {
-			pthread_kill(j->thread, PROTO_INTR_SIGNAL);
-			struct timespec ts = { 0, 1000000 };
-			nanosleep(&ts, NULL);
+		if (atomic_load(&j->busy)) {
+			log_warn("devfuse: a lock wait did not end when interrupted; leaving it behind");
+			d->stuck = true;
+			continue;
 		}
 		pthread_join(j->thread, NULL);
 		j->d = NULL;
 	}
+}
+
+bool devfuse_stuck(const struct devfuse *d)
+{
+	return d && d->stuck;
 }
 
 static void *reader_main(void *arg)

@@ -54,3 +54,6 @@ void devfuse_transport(struct devfuse *d, struct proto_transport *ret);
  */
 int devfuse_run(struct devfuse *d, struct proto_session *s, void (*on_signal)(void *data), void *data,
 		int *ret_signal);
+/* After devfuse_run: a request thread would not stop (a lock wait the fs does not end on interruption). The
+ * session and d are still in use then: free neither, and exit the process (its threads go with it). */
+bool devfuse_stuck(const struct devfuse *d);

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tree/config.h"
@@ -29,6 +30,9 @@ struct control {
 	struct tree *tree;
 	int fd;
 	pthread_t thread;
+	char *path;  /* where it was bound, and what was bound there: control_unlink() removes only that */
+	dev_t dev;
+	ino_t ino;
 };
 
 static char *reply_error(int err, const char *fmt, const char *arg)
@@ -195,11 +199,19 @@ char *control_handle(struct tree *t, const char *line, size_t len, int fd)
 		return NULL;
 	struct json_object *req = json_tokener_parse_ex(tok, line, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
+	/* one object a line: anything after it but blanks (a second object, a NUL and more) is refused, so what
+	 * the server acts on is exactly what a reader of the line sees */
+	bool trailing = false;
+	for (size_t i = end; req && i < len && !trailing; i++)
+		trailing = !(line[i] == ' ' || line[i] == '\t' || line[i] == '\r');
 	char *reply;
 	if (!req || jerr != json_tokener_success)
 		reply = reply_error(EINVAL, "not valid JSON: %s",
 				    jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr));
+	else if (trailing)
+		reply = reply_error(EINVAL, "%s", "one JSON object a line: bytes follow the object");
 	else if (!json_object_is_type(req, json_type_object))
 		reply = reply_error(EINVAL, "%s", "a request is a JSON object");
 	else
@@ -219,29 +231,42 @@ static bool peer_allowed(int fd)
 	return cr.uid == geteuid() || cr.uid == 0;
 }
 
-/* Wait until fd is ready for events, at most CTL_TIMEOUT_S (poll, not SO_RCVTIMEO: the sandbox's seccomp
- * filter allows no setsockopt). */
-static int wait_fd(int fd, short events)
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until fd is ready for events, until deadline (CLOCK_MONOTONIC ms; poll, not SO_RCVTIMEO: the sandbox's
+ * seccomp filter allows no setsockopt). */
+static int wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	for (;;) {
-		int r = poll(&p, 1, CTL_TIMEOUT_S * 1000);
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		int r = poll(&p, 1, (int)MIN(left, (int64_t)CTL_TIMEOUT_S * 1000));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return -errno;
-		return r == 0 ? -ETIMEDOUT : 0;
+		if (r == 0)
+			continue; /* the loop re-checks the deadline */
+		return 0;
 	}
 }
 
 static int send_all(int fd, const char *buf, size_t len)
 {
+	int64_t deadline = now_ms() + CTL_TIMEOUT_S * 1000;
 	while (len > 0) {
 		ssize_t k = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && errno == EAGAIN) {
-			int r = wait_fd(fd, POLLOUT);
+			int r = wait_fd(fd, POLLOUT, deadline);
 			if (r < 0)
 				return r;
 			continue;
@@ -259,6 +284,9 @@ static void serve_conn(struct control *c, int fd)
 	_cleanup_free_ char *buf = malloc(CTL_MAX_LINE + 1);
 	size_t len = 0;
 	int pending = -1; /* the fd of the line being received */
+	/* a request must arrive whole within CTL_TIMEOUT_S of the previous reply (or of the connection): a
+	 * client trickling one byte at a time cannot hold the allowlist either */
+	int64_t deadline = now_ms() + CTL_TIMEOUT_S * 1000;
 	if (!buf)
 		return;
 	for (;;) {
@@ -266,8 +294,8 @@ static void serve_conn(struct control *c, int fd)
 			struct cmsghdr h;
 			char b[CMSG_SPACE(sizeof(int) * 4)];
 		} cm;
-		if (wait_fd(fd, POLLIN) < 0)
-			break; /* a client that sends nothing for CTL_TIMEOUT_S loses its turn */
+		if (wait_fd(fd, POLLIN, deadline) < 0)
+			break; /* a client that does not finish its request in CTL_TIMEOUT_S loses its turn */
 		struct iovec iov = { buf + len, CTL_MAX_LINE - len };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
 				      .msg_controllen = sizeof(cm.b) };
@@ -278,15 +306,22 @@ static void serve_conn(struct control *c, int fd)
 			continue;
 		bool bad_fds = false;
 		for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
-			if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) {
+				/* nothing else is asked for (no SO_PASSCRED); SCM_CREDENTIALS carries no fd */
+				continue;
+			}
+			if (h->cmsg_len < CMSG_LEN(0))
 				continue;
 			size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 			for (size_t i = 0; i < n; i++) {
 				int got;
 				memcpy(&got, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-				if (pending < 0 && !bad_fds)
+				/* one fd a request, sent with the first byte of its line (buf holds no complete
+				 * line between receives, so len == 0 is a line's start): anything else is an
+				 * error, and every fd of the message is closed */
+				if (pending < 0 && !bad_fds && k > 0 && len == 0) {
 					pending = got;
-				else {
+				} else {
 					close(got);
 					bad_fds = true;
 				}
@@ -294,7 +329,8 @@ static void serve_conn(struct control *c, int fd)
 		}
 		if (k <= 0 || (msg.msg_flags & MSG_CTRUNC) || bad_fds) {
 			if (k > 0) {
-				char *r = reply_error(EINVAL, "%s", "at most one fd per request");
+				char *r = reply_error(EINVAL, "%s",
+						      "one fd per request, sent with the first byte of its line");
 				if (r)
 					send_all(fd, r, strlen(r)), send_all(fd, "\n", 1);
 				free(r);
@@ -314,6 +350,7 @@ static void serve_conn(struct control *c, int fd)
 			free(r);
 			memmove(buf, nl + 1, len - ll - 1);
 			len -= ll + 1;
+			deadline = now_ms() + CTL_TIMEOUT_S * 1000;
 		}
 		if (len == CTL_MAX_LINE) {
 			char *r = reply_error(E2BIG, "%s", "request line too long");
@@ -380,13 +417,33 @@ int control_new(struct tree *t, const char *path, struct control **ret, char **r
 		return fail_msg(ret_err, "bind", e);
 	if (listen(fd, 8) < 0)
 		return fail_msg(ret_err, "listen", errno);
+	struct stat bound;
+	if (lstat(path, &bound) < 0)
+		return fail_msg(ret_err, "stat of the bound socket", errno);
 	struct control *c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c || !(c->path = strdup(path))) {
+		free(c);
 		return -ENOMEM;
+	}
 	c->tree = t;
 	c->fd = TAKE_FD(fd);
+	c->dev = bound.st_dev;
+	c->ino = bound.st_ino;
 	*ret = c;
 	return 0;
+}
+
+int control_unlink(struct control *c)
+{
+	struct stat st;
+	if (!c || !c->path)
+		return 0;
+	if (lstat(c->path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* a later server may have replaced it at the same path: that one is not ours to remove */
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != c->dev || st.st_ino != c->ino)
+		return 0;
+	return unlink(c->path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 int control_start(struct control *c)

@@ -16,6 +16,10 @@ struct control;
 /* Bind and listen on path now (before the sandbox). An existing socket at path is replaced; anything else
  * there is an error. On failure *ret_err says why (caller frees). */
 int control_new(struct tree *t, const char *path, struct control **ret, char **ret_err);
+/* Remove the socket file, if the one at its path is still the one bound by control_new() (a later server
+ * may have replaced it). For the unconfined supervisor at exit: the sandboxed server cannot reach the path.
+ * 0 or -errno. */
+int control_unlink(struct control *c);
 /* Serve connections on a thread of its own (one client at a time). */
 int control_start(struct control *c);
 /* Handle one request line (and the fd that came with it, taken; -1 if none): the reply line, malloc()ed,

@@ -13,6 +13,10 @@
  *               cookies must stay below 2^63 (lseek on the client rejects the rest), so no bit is free to tag
  *               them; the table costs 8 bytes an entry and lives as long as the open directory.
  * Real entries whose name a virtual one shadows are skipped, so no name is listed twice.
+ *
+ * The real fs lists into a filter buffer (fs_dirbuf_init_filter): its entries come back as values, are
+ * renumbered (st_ino tag) and counted (readdirplus lookups, for the entry's lifetime) on their way into the
+ * client's buffer, and dropped entries give their lookup back. No dirent is decoded here.
  */
 #include "tree/overlay-int.h"
 
@@ -20,11 +24,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "tree/dirscan.h"
 #include "util/macros.h"
 
 #define COOKIE_REAL (1ULL << 32)
-#define SCRATCH 8192
 
 #define COUNT(o) atomic_fetch_add(&(o)->n_requests, 1)
 
@@ -44,6 +46,7 @@ void ovl_handle_put(struct ovl_handle *h)
 	if (!h || atomic_fetch_sub(&h->refs, 1) != 1)
 		return;
 	ovl_blob_unref(h->blob);
+	ovl_entry_put(h->ue);
 	snap_clear(h);
 	free(h->cookies);
 	pthread_mutex_destroy(&h->mu);
@@ -145,15 +148,17 @@ int ovl_opendir(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int flags
 	if (r < 0 || !t.n || t.n->kind != VK_DIR) {
 		bool virtual_file = r >= 0 && t.n; /* a virtual file or a file entry's root */
 		pthread_mutex_unlock(&o->lock);
-		if (r < 0)
-			return r;
-		if (virtual_file)
-			return -ENOTDIR;
-		return FS_CALL(t.fs, opendir, ctx, t.ino, flags, ret);
+		if (r >= 0 && virtual_file)
+			r = -ENOTDIR;
+		if (r >= 0 && (r = FS_CALL(t.fs, opendir, ctx, t.ino, flags, ret)) >= 0)
+			ovl_entry_count(t.e, OVL_OPEN, 1);
+		ovl_target_put(&t);
+		return r;
 	}
 	struct ovl_handle *h = calloc(1, sizeof(*h));
 	if (!h) {
 		pthread_mutex_unlock(&o->lock);
+		ovl_target_put(&t);
 		return -ENOMEM;
 	}
 	atomic_init(&h->refs, 1);
@@ -168,11 +173,13 @@ int ovl_opendir(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int flags
 		r = FS_CALL(t.fs, opendir, ctx, t.ino, flags, &uo);
 		if (r >= 0) {
 			h->ufs = t.fs;
+			h->ue = TAKE_PTR(t.e); /* the handle keeps the entry while it is open */
 			h->uino = t.ino;
 			h->ufh = uo.fh;
 			h->has_u = true;
 		}
 	}
+	ovl_target_put(&t);
 	if (r >= 0)
 		r = ovl_handle_add(o, h, &ret->fh);
 	if (r < 0) {
@@ -209,38 +216,119 @@ static int emit_virtual(struct ovl *o, const struct fs_ctx *ctx, const struct sn
 	return 0;
 }
 
-static bool shadowed(const struct ovl_handle *h, const struct ds_ent *e)
+static bool shadowed(const struct ovl_handle *h, const char *name, size_t namelen)
 {
 	for (size_t i = 0; i < h->nsnap; i++)
-		if (h->snap[i].id && strlen(h->snap[i].name) == e->namelen &&
-		    memcmp(h->snap[i].name, e->name, e->namelen) == 0)
+		if (h->snap[i].id && strlen(h->snap[i].name) == namelen && memcmp(h->snap[i].name, name, namelen) == 0)
 			return true;
 	return false;
 }
 
-/* Emit one real entry; 1 when the buffer is full, 0 added, 2 skipped. */
-static int emit_real(struct ovl *o, const struct fs_ctx *ctx, struct ovl_handle *h, const struct ds_ent *d,
-		     uint16_t tag, uint64_t next, struct fs_dirbuf *buf)
+static bool is_dots(const char *name, size_t namelen)
 {
-	if (!fs_dirbuf_fits(buf, d->namelen))
-		return 1;
-	bool dots = (d->namelen == 1 && d->name[0] == '.') ||
-		    (d->namelen == 2 && d->name[0] == '.' && d->name[1] == '.');
-	if (!fs_dirbuf_is_plus(buf) || dots)
-		return fs_dirbuf_add(buf, d->name, d->namelen, ovl_ino_map(d->st_ino, tag), d->type, next) < 0 ? 1
-														     : 0;
-	char name[1025];
-	memcpy(name, d->name, d->namelen);
-	name[d->namelen] = '\0';
-	struct fs_entry e;
-	int r = FS_CALL(h->ufs, lookup, ctx, h->uino, name, &e);
-	if (r < 0 || e.ino == 0)
-		return 2; /* gone meanwhile */
-	ovl_remap_entry(&e, tag);
-	if (fs_dirbuf_add_plus(buf, d->name, d->namelen, &e, next) < 0) {
-		FS_CALL_VOID(h->ufs, forget, e.ino, 1);
-		return 1;
+	return (namelen == 1 && name[0] == '.') || (namelen == 2 && name[0] == '.' && name[1] == '.');
+}
+
+/*
+ * Forward one entry of fs (entry e, st_ino tag) into out, renumbered; a readdirplus entry's lookup is counted
+ * on e. "." and ".." go name-only: the client ignores their node ids (it would never forget them), so a
+ * lookup taken for one is given back here. Returns 0 or -ENOSPC (not taken: the caller's inner undoes).
+ */
+static int forward_entry(struct fs *fs, struct ovl_entry *e, uint16_t tag, struct fs_dirbuf *out, const char *name,
+			 size_t namelen, uint64_t st_ino, unsigned type, const struct fs_entry *plus_e,
+			 uint64_t next_off)
+{
+	int r;
+	if (!plus_e || is_dots(name, namelen)) {
+		r = fs_dirbuf_add(out, name, namelen, ovl_ino_map(st_ino, tag), type, next_off);
+		if (r >= 0 && plus_e)
+			FS_CALL_VOID(fs, forget, plus_e->ino, 1);
+		return r;
 	}
+	struct fs_entry copy = *plus_e;
+	copy.attr.st_ino = ovl_ino_map(copy.attr.st_ino, tag);
+	r = fs_dirbuf_add_plus(out, name, namelen, &copy, next_off);
+	if (r >= 0)
+		ovl_entry_count(e, OVL_LOOKUP, 1);
+	return r;
+}
+
+/* A real directory of an entry (not merged): every entry passes, renumbered and counted. */
+struct pass_filter {
+	struct fs *fs;
+	struct ovl_entry *e;
+	uint16_t tag;
+	struct fs_dirbuf *out;
+};
+
+static bool pass_fits(void *data, size_t namelen)
+{
+	struct pass_filter *p = data;
+	return fs_dirbuf_fits(p->out, namelen);
+}
+
+static int pass_add(void *data, const char *name, size_t namelen, uint64_t st_ino, unsigned type,
+		    const struct fs_entry *plus_e, uint64_t next_off)
+{
+	struct pass_filter *p = data;
+	return forward_entry(p->fs, p->e, p->tag, p->out, name, namelen, st_ino, type, plus_e, next_off);
+}
+
+/* The real part of a merged directory: shadowed names dropped, our own cookies (see the top of the file). */
+struct merge_filter {
+	struct ovl_handle *h;
+	uint16_t tag;
+	struct fs_dirbuf *out;
+	uint64_t k;    /* entries of the real directory handed out so far (cookie COOKIE_REAL + k) */
+	uint64_t uoff; /* the real fs's cookie after the last entry consumed */
+	bool seen, full, emitted;
+	int err;
+};
+
+static int cookies_set(struct ovl_handle *h, size_t k, uint64_t val);
+
+static bool merge_fits(void *data, size_t namelen)
+{
+	struct merge_filter *m = data;
+	bool fits = fs_dirbuf_fits(m->out, namelen);
+	if (!fits)
+		m->full = true;
+	return fits;
+}
+
+static int merge_add(void *data, const char *name, size_t namelen, uint64_t st_ino, unsigned type,
+		     const struct fs_entry *plus_e, uint64_t next_off)
+{
+	struct merge_filter *m = data;
+	struct ovl_handle *h = m->h;
+	m->seen = true;
+	if (shadowed(h, name, namelen)) {
+		/* hidden by a virtual child: dropped here, so its lookup is given back here */
+		if (plus_e)
+			FS_CALL_VOID(h->ufs, forget, plus_e->ino, 1);
+		m->uoff = next_off;
+		return 0;
+	}
+	if (m->k + 1 >= (1ULL << 62) - COOKIE_REAL) {
+		m->err = -EOVERFLOW;
+		return -ENOSPC;
+	}
+	/* room for the cookie first: once the entry is in the client's buffer it cannot be taken back */
+	int r = cookies_set(h, (size_t)m->k + 1, next_off);
+	if (r < 0) {
+		m->err = r;
+		return -ENOSPC;
+	}
+	h->ncookies = (size_t)m->k + 1;
+	r = forward_entry(h->ufs, h->ue, m->tag, m->out, name, namelen, st_ino, type, plus_e, COOKIE_REAL + m->k + 1);
+	if (r < 0) {
+		m->full = true;
+		return r;
+	}
+	m->k++;
+	h->ncookies = (size_t)m->k + 1;
+	m->uoff = next_off;
+	m->emitted = true;
 	return 0;
 }
 
@@ -261,10 +349,11 @@ static int cookies_set(struct ovl_handle *h, size_t k, uint64_t val)
 	return 0;
 }
 
-static int merged_readdir(struct ovl *o, const struct fs_ctx *ctx, 
-			  struct ovl_handle *h, uint64_t dir_id, uint64_t off, struct fs_dirbuf *buf)
+static int merged_readdir(struct ovl *o, const struct fs_ctx *ctx, struct ovl_handle *h, uint64_t dir_id,
+			  uint64_t off, struct fs_dirbuf *buf)
 {
 	int r = 0;
+	bool emitted = false;
 	if (off == 0) {
 		/* a rewind: take the names again so additions and removals show */
 		pthread_mutex_lock(&o->lock);
@@ -279,9 +368,11 @@ static int merged_readdir(struct ovl *o, const struct fs_ctx *ctx,
 			return r;
 	}
 	if (off < COOKIE_REAL) {
-		for (uint64_t i = off; i < h->nsnap; i++)
+		for (uint64_t i = off; i < h->nsnap; i++) {
 			if (emit_virtual(o, ctx, &h->snap[i], i + 1, buf))
 				return 0;
+			emitted = true;
+		}
 		off = COOKIE_REAL;
 	}
 	if (!h->has_u)
@@ -289,36 +380,20 @@ static int merged_readdir(struct ovl *o, const struct fs_ctx *ctx,
 	uint64_t k = off - COOKIE_REAL;
 	if (k >= h->ncookies)
 		return k == 0 ? 0 : -EINVAL; /* not a cookie of this handle */
-	uint16_t tag;
-	ovl_route(o, h->uino, &tag);
-	_cleanup_free_ char *scratch = malloc(SCRATCH);
-	if (!scratch)
-		return -ENOMEM;
-	uint64_t uoff = h->cookies[k];
+	struct merge_filter m = { .h = h, .tag = ovl_entry_tag(h->ue), .out = buf, .k = k, .uoff = h->cookies[k] };
+	const struct fs_dirbuf_filter f = { merge_fits, merge_add, &m };
 	for (;;) {
-		struct ds_scan s;
-		r = ds_read(h->ufs, ctx, h->uino, h->ufh, uoff, scratch, SCRATCH, &s);
+		struct fs_dirbuf fb;
+		fs_dirbuf_init_filter(&fb, fs_dirbuf_is_plus(buf), &f);
+		m.seen = false;
+		r = FS_CALL(h->ufs, readdir, ctx, h->uino, h->ufh, m.uoff, &fb);
+		if (r >= 0 && m.err < 0)
+			r = m.err;
+		/* entries already in the client's buffer carry lookups: hand them out, the error comes next call */
 		if (r < 0)
-			return r;
-		struct ds_ent d;
-		bool any = false;
-		while (ds_next(&s, &d)) {
-			any = true;
-			uoff = d.next_off;
-			if (shadowed(h, &d))
-				continue;
-			if (k + 1 >= (1ULL << 62) - COOKIE_REAL)
-				return -EOVERFLOW;
-			int e = emit_real(o, ctx, h, &d, tag, COOKIE_REAL + k + 1, buf);
-			if (e == 1)
-				return 0;
-			if (e == 2)
-				continue;
-			k++;
-			if ((r = cookies_set(h, k, d.next_off)) < 0)
-				return r;
-		}
-		if (!any)
+			return emitted || m.emitted ? 0 : r;
+		/* the real fs may return a partial listing: go on until the buffer is full or it has nothing */
+		if (m.full || !m.seen)
 			return 0;
 	}
 }
@@ -329,19 +404,30 @@ int ovl_readdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t 
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	pthread_mutex_lock(&o->lock);
+	bool own = ovl_is_own_id(o, ino);
+	if (own)
+		pthread_mutex_lock(&o->lock);
 	int r = ovl_resolve_locked(o, ino, &t);
 	bool ours = r >= 0 && t.n && t.n->kind == VK_DIR;
-	pthread_mutex_unlock(&o->lock);
+	if (own)
+		pthread_mutex_unlock(&o->lock);
+	if (ours)
+		ovl_target_put(&t); /* its handle holds what it reads from */
 	if (r < 0)
 		return r;
 	if (!ours) {
 		if (t.n)
-			return -ENOTDIR;
-		size_t from = ds_len(buf);
-		r = FS_CALL(t.fs, readdir, ctx, t.ino, fh, off, buf);
-		if (t.tag)
-			ds_patch_ino(buf, from, ovl_ino_map, t.tag);
+			r = -ENOTDIR;
+		else if (!t.e) /* the base: its listing goes out as it is */
+			r = FS_CALL(t.fs, readdir, ctx, t.ino, fh, off, buf);
+		else {
+			struct pass_filter p = { t.fs, t.e, t.tag, buf };
+			const struct fs_dirbuf_filter f = { pass_fits, pass_add, &p };
+			struct fs_dirbuf fb;
+			fs_dirbuf_init_filter(&fb, fs_dirbuf_is_plus(buf), &f);
+			r = FS_CALL(t.fs, readdir, ctx, t.ino, fh, off, &fb);
+		}
+		ovl_target_put(&t);
 		return r;
 	}
 	struct ovl_handle *h = ovl_handle_get(o, fh, true, false);
@@ -364,9 +450,12 @@ void ovl_releasedir(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint6
 		ovl_handle_put(h);
 		return;
 	}
-	uint16_t tag;
-	struct fs *f = ovl_route(o, ino, &tag);
-	FS_CALL_VOID(f, releasedir, ctx, ino, fh);
+	struct ovl_target t;
+	if (ovl_resolve_locked(o, ino, &t) < 0)
+		return;
+	FS_CALL_VOID(t.fs, releasedir, ctx, ino, fh);
+	ovl_entry_uncount(t.e, OVL_OPEN, 1);
+	ovl_target_put(&t);
 }
 
 int ovl_fsyncdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, bool datasync)
@@ -382,8 +471,12 @@ int ovl_fsyncdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t
 		ovl_handle_put(h);
 		return r;
 	}
-	uint16_t tag;
-	struct fs *f = ovl_route(o, ino, &tag);
-	return FS_CALL(f, fsyncdir, ctx, ino, fh, datasync);
+	struct ovl_target t;
+	int r = ovl_resolve_locked(o, ino, &t);
+	if (r < 0)
+		return r;
+	r = FS_CALL(t.fs, fsyncdir, ctx, ino, fh, datasync);
+	ovl_target_put(&t);
+	return r;
 }
 

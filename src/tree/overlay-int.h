@@ -30,6 +30,7 @@ struct vnode {
 	/* the real node under this one (merged dir, graft root): its fs and id there */
 	struct fs *ufs;
 	uint64_t uino;
+	struct ovl_entry *ue; /* the entry ufs belongs to (a reference), NULL for the base fs */
 	bool uheld;  /* we hold one lookup of uino (released when the node is freed) */
 	bool graft;  /* the root of a graft: a submount for the client */
 	/* files */
@@ -45,13 +46,27 @@ struct vnode {
 	size_t nrefs;     /* nodes whose parent pointer is this node */
 };
 
-/* Where ids of a space are served: a graft's fs (kept after removal so open files keep working). */
-struct ovl_route {
+/*
+ * A graft's fs and its lifetime (overlay-entry.c). The entry lives while anything can still reach it:
+ *   refs = 1 while attached (until ovl_remove) + 1 per vnode over it (ue) + 1 per merged-directory handle over
+ *          it + 1 per request in flight + 1 while the client holds anything of it (nlookup + nopen > 0).
+ * The client's counts are kept apart and clamped at zero: a client that forgets or releases more than it
+ * was given can only make its own ids stale early (ESTALE), never free an fs a request is still using.
+ * When refs reaches 0 the entry leaves the route table, its fs is destroyed and freed (held fd closed, node-id
+ * space released) and its st_ino tag becomes free for a later entry.
+ */
+struct ovl_entry {
+	struct ovl *o;
 	struct fs *fs;
-	uint16_t tag;
+	uint32_t space; /* of fs->root: every id fs hands out */
+	uint16_t tag;   /* st_ino renumbering (0: none) */
 	bool is_dir;
+	atomic_uint refs;
+	pthread_mutex_t mu; /* nlookup, nopen */
+	uint64_t nlookup;   /* lookups the client holds on nodes of fs */
+	uint64_t nopen;     /* file and directory handles of fs the client holds */
 };
-
+enum ovl_count { OVL_LOOKUP, OVL_OPEN };
 
 struct ovl {
 	struct fs base;
@@ -65,9 +80,10 @@ struct ovl {
 	struct ovl_handle **handles;
 	size_t nhandles, hcap;
 	uint32_t hgen;
-	pthread_rwlock_t rlock; /* routes */
-	struct ovl_route *routes;
-	size_t nroutes;
+	pthread_rwlock_t rlock; /* the route table and tags */
+	struct ovl_entry **rtab; /* open addressing by space, linear probing; NULL: free slot */
+	size_t rcap, rcount;
+	uint64_t tags[(0xffffu + 1) / 64]; /* st_ino tags in use (bit 0: never handed out) */
 	/* connection state, set at init */
 	const struct fs_notifier *notifier;
 	bool inited;
@@ -88,6 +104,7 @@ struct ovl_target {
 	struct vnode *n; /* valid only while ovl->lock is held; NULL when the id is not the overlay's */
 	struct fs *fs;   /* where the op goes when it is not answered virtually (NULL: purely virtual) */
 	uint64_t ino;
+	struct ovl_entry *e; /* fs's entry, a reference (ovl_target_put), NULL for the base fs */
 	uint16_t tag;    /* st_ino renumbering for attrs coming back from fs */
 	bool vdir;       /* n is a virtual directory (its fhs are ours): usable after the lock is dropped */
 };
@@ -106,6 +123,7 @@ struct ovl_handle {
 	struct ovl_blob *blob; /* file */
 	pthread_mutex_t mu;    /* dir: serializes readdir on one handle */
 	struct fs *ufs;
+	struct ovl_entry *ue; /* a reference while has_u, NULL for the base fs */
 	uint64_t uino, ufh;
 	bool has_u;
 	struct snap_ent *snap;
@@ -117,16 +135,70 @@ struct ovl_handle {
 /* overlay.c */
 uint64_t ovl_ino_map(uint64_t ino, uint32_t tag);
 struct vnode *ovl_node(struct ovl *o, uint64_t id); /* lock held; NULL if unknown or freed */
-/* Route a non-overlay id (or an underlying id) to its fs and effective tag; NULL fs if none. */
-struct fs *ovl_route(struct ovl *o, uint64_t ino, uint16_t *ret_tag);
-/* Resolve id: lock is taken and left held when ret->n != NULL is returned... see overlay.c */
+/* Resolve id (lock held): a vnode (ret->n), and/or where to forward (ret->fs, ret->ino) with a reference on its
+ * entry in ret->e; release with ovl_target_put() (after the lock is dropped or not: it never locks ->lock).
+ * An id outside the overlay's space that is not FS_ROOT_ID never touches the nodes: no lock needed for it. */
 int ovl_resolve_locked(struct ovl *o, uint64_t id, struct ovl_target *ret);
+void ovl_target_put(struct ovl_target *t);
+/* Is id one of the overlay's own nodes (its space, or FS_ROOT_ID)? Only those need ->lock to resolve. */
+static inline bool ovl_is_own_id(const struct ovl *o, uint64_t id)
+{
+	return id == FS_ROOT_ID || fs_ino_space(id) == o->space;
+}
+/* An entry came back from t's fs: renumber its st_ino and count its lookup on t's entry. */
+void ovl_target_entry(struct ovl_target *t, struct fs_entry *e);
+
+/* overlay-ops.c */
+/* Resolve id for an op that virtual nodes answer themselves: 1 with ->lock held when id is a virtual node
+ * without a real one under it (t->n), 0 (unlocked) with t filled to forward (ovl_target_put after), or -errno. */
+int ovl_target_get(struct ovl *o, uint64_t id, struct ovl_target *t);
+/* The fh to forward with t: a merged directory's fh is ours, its handle (in *ret_h, put it after the call)
+ * holds the real fs's own; any other fh is the real fs's. -EBADF for a directory fh we did not give out. */
+int ovl_fwd_fh(struct ovl *o, const struct ovl_target *t, uint64_t fh, uint64_t *ret_fh, struct ovl_handle **ret_h);
+
+/* overlay-attr.c: xattrs, access, locks, space ops */
+int ovl_setxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, const void *value,
+		 size_t size, int xattr_flags, uint32_t setxattr_flags);
+int ovl_getxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, void *buf, size_t size,
+		 size_t *ret_size);
+int ovl_listxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, char *buf, size_t size, size_t *ret_size);
+int ovl_removexattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name);
+int ovl_access(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int mask);
+int ovl_getlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner, struct flock *lk);
+int ovl_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
+	      const struct flock *lk, bool sleep, bool is_flock);
+int ovl_fallocate(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, int mode, off_t off, off_t len);
+int ovl_lseek(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, off_t off, int whence,
+	      off_t *ret_off);
+int ovl_copy_file_range(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino_in, uint64_t fh_in, off_t off_in,
+			uint64_t ino_out, uint64_t fh_out, off_t off_out, size_t len, unsigned flags, size_t *ret_len);
+int ovl_syncfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino);
+
+/* overlay-entry.c */
+/* Attach g (not taken) as an entry; renumber: give it a st_ino tag. -EEXIST if its space is routed already. */
+int ovl_entry_attach(struct ovl *o, struct fs *g, bool renumber, bool is_dir, struct ovl_entry **ret);
+/* The entry whose space holds ino, with a reference taken, or NULL. */
+struct ovl_entry *ovl_entry_get(struct ovl *o, uint64_t ino);
+struct ovl_entry *ovl_entry_ref(struct ovl_entry *e);
+void ovl_entry_put(struct ovl_entry *e); /* NULL is fine; the last put frees the entry and its fs */
+/* The client gained (count) or gave back (uncount, clamped) n lookups or handles of e's fs. */
+void ovl_entry_count(struct ovl_entry *e, enum ovl_count what, uint64_t n);
+void ovl_entry_uncount(struct ovl_entry *e, enum ovl_count what, uint64_t n);
+/* The st_ino tag to apply to attrs coming from e's fs (0: none). */
+uint16_t ovl_entry_tag(const struct ovl_entry *e);
+/* Call fn on every routed entry (rlock held: fn must not put entries or take ->rlock). */
+void ovl_entries_foreach(struct ovl *o, void (*fn)(struct ovl_entry *e, void *data), void *data);
+/* The client went away: it holds nothing any more (entries only it kept alive are freed). */
+void ovl_entries_client_gone(struct ovl *o);
+/* At ovl_free: free every entry left, whatever its count. */
+void ovl_entries_free(struct ovl *o);
+/* For tests: entries alive (attached or still held). */
+size_t ovl_entries_alive(struct ovl *o);
 struct vnode *ovl_kid(struct vnode *dir, const char *name);
 void ovl_node_maybe_free(struct ovl *o, struct vnode *n);
 int ovl_node_entry(struct ovl *o, const struct fs_ctx *ctx, struct vnode *n, struct fs_entry *ret);
 void ovl_blob_unref(struct ovl_blob *b);
 struct ovl_blob *ovl_blob_ref(struct ovl_blob *b);
-void ovl_remap_entry(struct fs_entry *e, uint16_t tag);
 extern const struct fs_ops ovl_ops;
 /* overlay-dir.c: handles (a reference is taken by get; remove also takes the handle out of the table) */
 int ovl_handle_add(struct ovl *o, struct ovl_handle *h, uint64_t *ret_fh);

@@ -16,38 +16,57 @@
 
 /* -- connection -- */
 
+struct init_walk {
+	struct fs_conn *conn;
+	int err;
+};
+static void init_entry(struct ovl_entry *e, void *data)
+{
+	struct init_walk *w = data;
+	if (w->err < 0)
+		return;
+	/* each entry may only restrict what the connection uses */
+	struct fs_conn c = *w->conn;
+	int k = FS_CALL(e->fs, init, &c);
+	if (k < 0 && k != -ENOSYS) {
+		w->err = k;
+		return;
+	}
+	w->conn->want &= c.want;
+	w->conn->max_write = MIN(w->conn->max_write, c.max_write);
+}
+
 static int o_init(struct fs *fs, struct fs_conn *conn)
 {
 	struct ovl *o = ovl_of(fs);
 	int r = FS_CALL(o->lower, init, conn);
 	if (r < 0 && r != -ENOSYS)
 		return r;
-	pthread_rwlock_rdlock(&o->rlock);
-	for (size_t i = 0; i < o->nroutes; i++) {
-		if (!o->routes[i].fs)
-			continue;
-		/* each entry may only restrict what the connection uses */
-		struct fs_conn c = *conn;
-		int k = FS_CALL(o->routes[i].fs, init, &c);
-		if (k < 0 && k != -ENOSYS) {
-			pthread_rwlock_unlock(&o->rlock);
-			return k;
-		}
-		conn->want &= c.want;
-		conn->max_write = MIN(conn->max_write, c.max_write);
+	/* under ->lock: an entry the control thread adds meanwhile is either attached before the walk (and
+	 * initialized by it) or sees inited afterwards (and initializes itself in ovl_add_graft) */
+	pthread_mutex_lock(&o->lock);
+	struct init_walk w = { conn, 0 };
+	ovl_entries_foreach(o, init_entry, &w);
+	if (w.err >= 0) {
+		o->notifier = conn->notifier;
+		o->submounts = conn->want & FS_CAP_SUBMOUNTS;
+		o->conn = *conn;
+		o->inited = true;
 	}
-	pthread_rwlock_unlock(&o->rlock);
-	o->notifier = conn->notifier;
-	o->submounts = conn->want & FS_CAP_SUBMOUNTS;
-	o->conn = *conn;
-	o->inited = true;
-	return 0;
+	pthread_mutex_unlock(&o->lock);
+	return w.err;
 }
 
 static void destroy_fs(struct fs *f)
 {
 	if (f && f->ops->destroy)
 		f->ops->destroy(f);
+}
+
+static void destroy_entry(struct ovl_entry *e, void *data)
+{
+	(void)data;
+	destroy_fs(e->fs);
 }
 
 static void o_destroy(struct fs *fs)
@@ -74,10 +93,9 @@ static void o_destroy(struct fs *fs)
 	}
 	free(hs);
 	destroy_fs(o->lower);
-	pthread_rwlock_rdlock(&o->rlock);
-	for (size_t i = 0; i < o->nroutes; i++)
-		destroy_fs(o->routes[i].fs);
-	pthread_rwlock_unlock(&o->rlock);
+	ovl_entries_foreach(o, destroy_entry, NULL);
+	/* removed entries that only the client kept alive go now */
+	ovl_entries_client_gone(o);
 	/* a vhost-user front end may connect again and reuse this fs */
 	pthread_mutex_lock(&o->lock);
 	ovl_reresolve_locked(o);
@@ -93,7 +111,9 @@ static int o_lookup(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, co
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	pthread_mutex_lock(&o->lock);
+	bool own = ovl_is_own_id(o, parent);
+	if (own)
+		pthread_mutex_lock(&o->lock);
 	int r = ovl_resolve_locked(o, parent, &t);
 	if (r >= 0 && t.n) {
 		struct vnode *k = NULL;
@@ -110,20 +130,20 @@ static int o_lookup(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, co
 		if (k) {
 			r = ovl_node_entry(o, ctx, k, ret);
 			pthread_mutex_unlock(&o->lock);
+			ovl_target_put(&t);
 			return r;
 		}
 		if (r >= 0 && !t.fs)
 			r = -ENOENT;
 	}
-	pthread_mutex_unlock(&o->lock);
-	if (r < 0)
-		return r;
+	if (own)
+		pthread_mutex_unlock(&o->lock);
 	/* ".." of a real root can only be the tree's business: never ask the entry's fs to go above it */
-	if (strcmp(name, "..") == 0 && t.ino == t.fs->root)
-		return -ENOENT;
-	r = FS_CALL(t.fs, lookup, ctx, t.ino, name, ret);
-	if (r >= 0)
-		ovl_remap_entry(ret, t.tag);
+	if (r >= 0 && strcmp(name, "..") == 0 && t.ino == t.fs->root)
+		r = -ENOENT;
+	if (r >= 0 && (r = FS_CALL(t.fs, lookup, ctx, t.ino, name, ret)) >= 0)
+		ovl_target_entry(&t, ret);
+	ovl_target_put(&t);
 	return r;
 }
 
@@ -141,9 +161,13 @@ static void o_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
 	pthread_mutex_unlock(&o->lock);
 	if (fs_ino_space(ino) == o->space || ino == FS_ROOT_ID)
 		return;
-	uint16_t tag;
-	struct fs *f = ovl_route(o, ino, &tag);
-	FS_CALL_VOID(f, forget, ino, nlookup);
+	/* exactly once, to the owner of the id: the entry whose space holds it, else the base */
+	struct ovl_target t;
+	if (ovl_resolve_locked(o, ino, &t) < 0)
+		return;
+	FS_CALL_VOID(t.fs, forget, ino, nlookup);
+	ovl_entry_uncount(t.e, OVL_LOOKUP, nlookup);
+	ovl_target_put(&t);
 }
 
 /*
@@ -151,8 +175,14 @@ static void o_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
  * lock held when id is a virtual node without a real one under it, 0 (unlocked) with t filled to forward, or
  * -errno.
  */
-static int target(struct ovl *o, uint64_t id, struct ovl_target *t)
+int ovl_target_get(struct ovl *o, uint64_t id, struct ovl_target *t)
 {
+	/* an entry's or the base's own id: routed by the entry table alone, without the overlay's mutex, so
+	 * requests on different entries (and on one) do not serialize on it */
+	if (!ovl_is_own_id(o, id)) {
+		int r = ovl_resolve_locked(o, id, t);
+		return r < 0 ? r : 0;
+	}
 	pthread_mutex_lock(&o->lock);
 	int r = ovl_resolve_locked(o, id, t);
 	if (r >= 0 && t->n && !t->fs)
@@ -167,7 +197,7 @@ static int o_getattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r == 1) {
 		*ret_attr = t.n->attr;
 		if (t.n->blob)
@@ -184,6 +214,7 @@ static int o_getattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint
 	r = FS_CALL(t.fs, getattr, ctx, t.ino, fh, has_fh, ret_attr, ret_timeout);
 	if (r >= 0)
 		ret_attr->st_ino = ovl_ino_map(ret_attr->st_ino, t.tag);
+	ovl_target_put(&t);
 	return r;
 }
 
@@ -193,7 +224,7 @@ static int o_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, cons
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r == 1) {
 		pthread_mutex_unlock(&o->lock);
 		return -EROFS; /* virtual entries are the server's: the client cannot change them */
@@ -205,6 +236,7 @@ static int o_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, cons
 	r = FS_CALL(t.fs, setattr, ctx, t.ino, attr, to_set, fh, ret_attr, ret_timeout);
 	if (r >= 0)
 		ret_attr->st_ino = ovl_ino_map(ret_attr->st_ino, t.tag);
+	ovl_target_put(&t);
 	return r;
 }
 
@@ -214,14 +246,16 @@ static int o_readlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, cha
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r == 1) {
 		pthread_mutex_unlock(&o->lock);
 		return -EINVAL;
 	}
 	if (r < 0)
 		return r;
-	return FS_CALL(t.fs, readlink, ctx, t.ino, buf, size, ret_len);
+	r = FS_CALL(t.fs, readlink, ctx, t.ino, buf, size, ret_len);
+	ovl_target_put(&t);
+	return r;
 }
 
 /*
@@ -241,6 +275,8 @@ static int new_name_target(struct ovl *o, uint64_t parent, const char *name, str
 			r = -EROFS;
 	}
 	pthread_mutex_unlock(&o->lock);
+	if (r < 0)
+		ovl_target_put(t);
 	return r;
 }
 
@@ -251,8 +287,11 @@ static int o_mknod(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, con
 	struct ovl_target t;
 	COUNT(o);
 	int r = new_name_target(o, parent, name, &t);
-	if (r >= 0 && (r = FS_CALL(t.fs, mknod, ctx, t.ino, name, mode, rdev, ret)) >= 0)
-		ovl_remap_entry(ret, t.tag);
+	if (r < 0)
+		return r;
+	if ((r = FS_CALL(t.fs, mknod, ctx, t.ino, name, mode, rdev, ret)) >= 0)
+		ovl_target_entry(&t, ret);
+	ovl_target_put(&t);
 	return r;
 }
 
@@ -263,8 +302,11 @@ static int o_mkdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, con
 	struct ovl_target t;
 	COUNT(o);
 	int r = new_name_target(o, parent, name, &t);
-	if (r >= 0 && (r = FS_CALL(t.fs, mkdir, ctx, t.ino, name, mode, ret)) >= 0)
-		ovl_remap_entry(ret, t.tag);
+	if (r < 0)
+		return r;
+	if ((r = FS_CALL(t.fs, mkdir, ctx, t.ino, name, mode, ret)) >= 0)
+		ovl_target_entry(&t, ret);
+	ovl_target_put(&t);
 	return r;
 }
 
@@ -275,8 +317,11 @@ static int o_symlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, c
 	struct ovl_target t;
 	COUNT(o);
 	int r = new_name_target(o, parent, name, &t);
-	if (r >= 0 && (r = FS_CALL(t.fs, symlink, ctx, t.ino, name, target_path, ret)) >= 0)
-		ovl_remap_entry(ret, t.tag);
+	if (r < 0)
+		return r;
+	if ((r = FS_CALL(t.fs, symlink, ctx, t.ino, name, target_path, ret)) >= 0)
+		ovl_target_entry(&t, ret);
+	ovl_target_put(&t);
 	return r;
 }
 
@@ -287,8 +332,13 @@ static int o_create(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, co
 	struct ovl_target t;
 	COUNT(o);
 	int r = new_name_target(o, parent, name, &t);
-	if (r >= 0 && (r = FS_CALL(t.fs, create, ctx, t.ino, name, mode, flags, ret_entry, ret_open)) >= 0)
-		ovl_remap_entry(ret_entry, t.tag);
+	if (r < 0)
+		return r;
+	if ((r = FS_CALL(t.fs, create, ctx, t.ino, name, mode, flags, ret_entry, ret_open)) >= 0) {
+		ovl_target_entry(&t, ret_entry);
+		ovl_entry_count(t.e, OVL_OPEN, 1);
+	}
+	ovl_target_put(&t);
 	return r;
 }
 
@@ -299,8 +349,13 @@ static int o_tmpfile(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, m
 	struct ovl_target t;
 	COUNT(o);
 	int r = new_name_target(o, parent, "", &t);
-	if (r >= 0 && (r = FS_CALL(t.fs, tmpfile, ctx, t.ino, mode, flags, ret_entry, ret_open)) >= 0)
-		ovl_remap_entry(ret_entry, t.tag);
+	if (r < 0)
+		return r;
+	if ((r = FS_CALL(t.fs, tmpfile, ctx, t.ino, mode, flags, ret_entry, ret_open)) >= 0) {
+		ovl_target_entry(&t, ret_entry);
+		ovl_entry_count(t.e, OVL_OPEN, 1);
+	}
+	ovl_target_put(&t);
 	return r;
 }
 
@@ -320,7 +375,9 @@ static int o_link(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_
 		r = -EXDEV;
 	pthread_mutex_unlock(&o->lock);
 	if (r >= 0 && (r = FS_CALL(dst.fs, link, ctx, src.ino, dst.ino, newname, ret)) >= 0)
-		ovl_remap_entry(ret, dst.tag);
+		ovl_target_entry(&dst, ret);
+	ovl_target_put(&src);
+	ovl_target_put(&dst);
 	return r;
 }
 
@@ -339,6 +396,8 @@ static int old_name_target(struct ovl *o, uint64_t parent, const char *name, str
 			r = -ENOENT;
 	}
 	pthread_mutex_unlock(&o->lock);
+	if (r < 0)
+		ovl_target_put(t);
 	return r;
 }
 
@@ -348,7 +407,11 @@ static int o_unlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, co
 	struct ovl_target t;
 	COUNT(o);
 	int r = old_name_target(o, parent, name, &t);
-	return r < 0 ? r : FS_CALL(t.fs, unlink, ctx, t.ino, name);
+	if (r < 0)
+		return r;
+	r = FS_CALL(t.fs, unlink, ctx, t.ino, name);
+	ovl_target_put(&t);
+	return r;
 }
 
 static int o_rmdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name)
@@ -357,7 +420,11 @@ static int o_rmdir(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, con
 	struct ovl_target t;
 	COUNT(o);
 	int r = old_name_target(o, parent, name, &t);
-	return r < 0 ? r : FS_CALL(t.fs, rmdir, ctx, t.ino, name);
+	if (r < 0)
+		return r;
+	r = FS_CALL(t.fs, rmdir, ctx, t.ino, name);
+	ovl_target_put(&t);
+	return r;
 }
 
 static int o_rename(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, const char *name, uint64_t newparent,
@@ -366,6 +433,7 @@ static int o_rename(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, co
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target a, b;
 	COUNT(o);
+	b = (struct ovl_target){ 0 };
 	int r = old_name_target(o, parent, name, &a);
 	if (r >= 0)
 		r = old_name_target(o, newparent, newname, &b);
@@ -373,7 +441,32 @@ static int o_rename(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, co
 		r = -EROFS;
 	if (r >= 0 && a.fs != b.fs)
 		r = -EXDEV;
-	return r < 0 ? r : FS_CALL(a.fs, rename, ctx, a.ino, name, b.ino, newname, flags);
+	if (r >= 0)
+		r = FS_CALL(a.fs, rename, ctx, a.ino, name, b.ino, newname, flags);
+	ovl_target_put(&a);
+	ovl_target_put(&b);
+	return r;
+}
+
+/*
+ * The fh to forward with t: a merged directory's fh is ours (its handle holds the real fs's own fh, which is
+ * what goes down, so flock(2) on a merged directory reaches the real one); any other fh is the real fs's.
+ * Our fh is never handed to another fs. -EBADF for a directory fh we did not give out.
+ */
+int ovl_fwd_fh(struct ovl *o, const struct ovl_target *t, uint64_t fh, uint64_t *ret_fh, struct ovl_handle **ret_h)
+{
+	*ret_h = NULL;
+	*ret_fh = fh;
+	if (!t->vdir)
+		return 0;
+	struct ovl_handle *h = ovl_handle_get(o, fh, true, false);
+	if (!h || !h->has_u) {
+		ovl_handle_put(h);
+		return -EBADF;
+	}
+	*ret_fh = h->ufh;
+	*ret_h = h;
+	return 0;
 }
 
 /* -- files -- */
@@ -383,11 +476,15 @@ static int o_open(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int fla
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r < 0)
 		return r;
-	if (r == 0)
-		return FS_CALL(t.fs, open, ctx, t.ino, flags, ret);
+	if (r == 0) {
+		if ((r = FS_CALL(t.fs, open, ctx, t.ino, flags, ret)) >= 0)
+			ovl_entry_count(t.e, OVL_OPEN, 1);
+		ovl_target_put(&t);
+		return r;
+	}
 	struct vnode *n = t.n;
 	if (n->kind != VK_FILE)
 		r = -EISDIR;
@@ -460,13 +557,21 @@ static int o_read(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r == 1)
 		pthread_mutex_unlock(&o->lock);
 	if (r < 0)
 		return r;
-	if (r == 0)
-		return FS_CALL(t.fs, read, ctx, t.ino, fh, off, size, dst, dst_cnt, ret_len);
+	if (r == 0) {
+		struct ovl_handle *dh;
+		uint64_t ufh;
+		r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
+		if (r >= 0)
+			r = FS_CALL(t.fs, read, ctx, t.ino, ufh, off, size, dst, dst_cnt, ret_len);
+		ovl_handle_put(dh);
+		ovl_target_put(&t);
+		return r;
+	}
 	struct ovl_handle *h = ovl_handle_get(o, fh, false, false);
 	if (!h)
 		return -EBADF;
@@ -490,24 +595,42 @@ static int o_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r == 1) {
 		pthread_mutex_unlock(&o->lock);
 		return -EROFS;
 	}
-	return r < 0 ? r : FS_CALL(t.fs, write, ctx, t.ino, fh, off, size, src, src_cnt, write_flags, ret_len);
+	if (r < 0)
+		return r;
+	struct ovl_handle *dh;
+	uint64_t ufh;
+	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
+	if (r >= 0)
+		r = FS_CALL(t.fs, write, ctx, t.ino, ufh, off, size, src, src_cnt, write_flags, ret_len);
+	ovl_handle_put(dh);
+	ovl_target_put(&t);
+	return r;
 }
 
 static int o_flush(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t lock_owner)
 {
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r == 1) {
 		pthread_mutex_unlock(&o->lock);
 		return 0;
 	}
-	return r < 0 ? r : FS_CALL(t.fs, flush, ctx, t.ino, fh, lock_owner);
+	if (r < 0)
+		return r;
+	struct ovl_handle *dh;
+	uint64_t ufh;
+	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
+	if (r >= 0)
+		r = FS_CALL(t.fs, flush, ctx, t.ino, ufh, lock_owner);
+	ovl_handle_put(dh);
+	ovl_target_put(&t);
+	return r;
 }
 
 static void o_release(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, int flags,
@@ -515,28 +638,43 @@ static void o_release(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uin
 {
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
-	pthread_mutex_lock(&o->lock);
+	bool own = ovl_is_own_id(o, ino);
+	if (own)
+		pthread_mutex_lock(&o->lock);
 	int r = ovl_resolve_locked(o, ino, &t);
-	pthread_mutex_unlock(&o->lock);
+	if (own)
+		pthread_mutex_unlock(&o->lock);
 	/* a virtual file's handle is ours, also when its node is already freed (fh names it) */
 	if ((r >= 0 && t.n && !t.fs) || (r < 0 && fs_ino_space(ino) == o->space)) {
 		ovl_handle_put(ovl_handle_get(o, fh, false, true));
 		return;
 	}
-	if (r >= 0)
+	if (r >= 0) {
 		FS_CALL_VOID(t.fs, release, ctx, t.ino, fh, flags, lock_owner, flock_release);
+		ovl_entry_uncount(t.e, OVL_OPEN, 1);
+	}
+	ovl_target_put(&t);
 }
 
 static int o_fsync(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, bool datasync)
 {
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r == 1) {
 		pthread_mutex_unlock(&o->lock);
 		return 0;
 	}
-	return r < 0 ? r : FS_CALL(t.fs, fsync, ctx, t.ino, fh, datasync);
+	if (r < 0)
+		return r;
+	struct ovl_handle *dh;
+	uint64_t ufh;
+	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
+	if (r >= 0)
+		r = FS_CALL(t.fs, fsync, ctx, t.ino, ufh, datasync);
+	ovl_handle_put(dh);
+	ovl_target_put(&t);
+	return r;
 }
 
 static int o_statfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, struct statvfs *ret)
@@ -544,204 +682,16 @@ static int o_statfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, struc
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = target(o, ino, &t);
+	int r = ovl_target_get(o, ino, &t);
 	if (r == 1) {
 		pthread_mutex_unlock(&o->lock);
 		return FS_CALL(o->lower, statfs, ctx, o->lower->root, ret);
 	}
-	return r < 0 ? r : FS_CALL(t.fs, statfs, ctx, t.ino, ret);
-}
-
-/* -- xattrs, access, locks -- */
-
-static int o_setxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, const void *value,
-		      size_t size, int xattr_flags, uint32_t setxattr_flags)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	COUNT(o);
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
-		return -EROFS;
-	}
-	return r < 0 ? r : FS_CALL(t.fs, setxattr, ctx, t.ino, name, value, size, xattr_flags, setxattr_flags);
-}
-
-static int o_getxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, void *buf,
-		      size_t size, size_t *ret_size)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	COUNT(o);
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
-		return -ENODATA;
-	}
-	return r < 0 ? r : FS_CALL(t.fs, getxattr, ctx, t.ino, name, buf, size, ret_size);
-}
-
-static int o_listxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, char *buf, size_t size,
-		       size_t *ret_size)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	COUNT(o);
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
-		*ret_size = 0;
-		return 0;
-	}
-	return r < 0 ? r : FS_CALL(t.fs, listxattr, ctx, t.ino, buf, size, ret_size);
-}
-
-static int o_removexattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	COUNT(o);
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
-		return -EROFS;
-	}
-	return r < 0 ? r : FS_CALL(t.fs, removexattr, ctx, t.ino, name);
-}
-
-/* Permission bits of a virtual node, as the kernel's generic check would apply them. */
-static int mode_access(const struct stat *st, const struct fs_ctx *ctx, int mask)
-{
-	if (mask & W_OK)
-		return -EROFS;
-	mask &= R_OK | X_OK;
-	if (ctx->uid == 0) {
-		if ((mask & X_OK) && !S_ISDIR(st->st_mode) && !(st->st_mode & 0111))
-			return -EACCES;
-		return 0;
-	}
-	mode_t bits = st->st_mode;
-	if (ctx->uid == st->st_uid)
-		bits >>= 6;
-	else if (ctx->gid == st->st_gid)
-		bits >>= 3;
-	return ((bits & 7) & (mode_t)mask) == (mode_t)mask ? 0 : -EACCES;
-}
-
-static int o_access(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int mask)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	COUNT(o);
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		r = mode_access(&t.n->attr, ctx, mask);
-		pthread_mutex_unlock(&o->lock);
-		return r;
-	}
-	return r < 0 ? r : FS_CALL(t.fs, access, ctx, t.ino, mask);
-}
-
-static int o_getlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
-		   struct flock *lk)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
-		lk->l_type = F_UNLCK; /* nobody can write a virtual file: no lock ever conflicts that matters */
-		return 0;
-	}
-	return r < 0 ? r : FS_CALL(t.fs, getlk, ctx, t.ino, fh, owner, lk);
-}
-
-static int o_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
-		   const struct flock *lk, bool sleep, bool is_flock)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
-		return 0;
-	}
-	return r < 0 ? r : FS_CALL(t.fs, setlk, ctx, t.ino, fh, owner, lk, sleep, is_flock);
-}
-
-static int o_fallocate(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, int mode, off_t off,
-		       off_t len)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	COUNT(o);
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
-		return -EROFS;
-	}
-	return r < 0 ? r : FS_CALL(t.fs, fallocate, ctx, t.ino, fh, mode, off, len);
-}
-
-static int o_lseek(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, off_t off, int whence,
-		   off_t *ret_off)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = target(o, ino, &t);
-	if (r == 1)
-		pthread_mutex_unlock(&o->lock);
 	if (r < 0)
 		return r;
-	if (r == 0)
-		return FS_CALL(t.fs, lseek, ctx, t.ino, fh, off, whence, ret_off);
-	struct ovl_handle *h = ovl_handle_get(o, fh, false, false);
-	if (!h)
-		return -EBADF;
-	off_t len = h->blob ? (off_t)h->blob->len : 0;
-	ovl_handle_put(h);
-	if (off < 0)
-		return -EINVAL;
-	if (whence != SEEK_DATA && whence != SEEK_HOLE)
-		return -EINVAL;
-	if (off >= len)
-		return -ENXIO;
-	*ret_off = whence == SEEK_DATA ? off : len;
-	return 0;
-}
-
-static int o_copy_file_range(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino_in, uint64_t fh_in,
-			     off_t off_in, uint64_t ino_out, uint64_t fh_out, off_t off_out, size_t len,
-			     unsigned flags, size_t *ret_len)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target a, b;
-	COUNT(o);
-	pthread_mutex_lock(&o->lock);
-	int r = ovl_resolve_locked(o, ino_in, &a);
-	if (r >= 0)
-		r = ovl_resolve_locked(o, ino_out, &b);
-	/* the client falls back to read+write on EXDEV: right for virtual files and across entries */
-	if (r >= 0 && (!a.fs || !b.fs || a.fs != b.fs || (a.n && a.n->kind == VK_DIR) ||
-		       (b.n && b.n->kind == VK_DIR)))
-		r = -EXDEV;
-	pthread_mutex_unlock(&o->lock);
-	return r < 0 ? r
-		     : FS_CALL(a.fs, copy_file_range, ctx, a.ino, fh_in, off_in, b.ino, fh_out, off_out, len, flags,
-			       ret_len);
-}
-
-static int o_syncfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino)
-{
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = target(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
-		return FS_CALL(o->lower, syncfs, ctx, o->lower->root);
-	}
-	return r < 0 ? r : FS_CALL(t.fs, syncfs, ctx, t.ino);
+	r = FS_CALL(t.fs, statfs, ctx, t.ino, ret);
+	ovl_target_put(&t);
+	return r;
 }
 
 const struct fs_ops ovl_ops = {
@@ -772,15 +722,15 @@ const struct fs_ops ovl_ops = {
 	.releasedir = ovl_releasedir,
 	.fsyncdir = ovl_fsyncdir,
 	.statfs = o_statfs,
-	.setxattr = o_setxattr,
-	.getxattr = o_getxattr,
-	.listxattr = o_listxattr,
-	.removexattr = o_removexattr,
-	.access = o_access,
-	.getlk = o_getlk,
-	.setlk = o_setlk,
-	.fallocate = o_fallocate,
-	.lseek = o_lseek,
-	.copy_file_range = o_copy_file_range,
-	.syncfs = o_syncfs,
+	.setxattr = ovl_setxattr,
+	.getxattr = ovl_getxattr,
+	.listxattr = ovl_listxattr,
+	.removexattr = ovl_removexattr,
+	.access = ovl_access,
+	.getlk = ovl_getlk,
+	.setlk = ovl_setlk,
+	.fallocate = ovl_fallocate,
+	.lseek = ovl_lseek,
+	.copy_file_range = ovl_copy_file_range,
+	.syncfs = ovl_syncfs,
 };

@@ -32,12 +32,6 @@ uint64_t ovl_ino_map(uint64_t ino, uint32_t tag)
 	return ((uint64_t)tag << 48) | ((ino ^ (ino >> 48)) & MASK48);
 }
 
-void ovl_remap_entry(struct fs_entry *e, uint16_t tag)
-{
-	if (e->ino)
-		e->attr.st_ino = ovl_ino_map(e->attr.st_ino, tag);
-}
-
 struct ovl_blob *ovl_blob_ref(struct ovl_blob *b)
 {
 	if (b)
@@ -73,23 +67,6 @@ struct vnode *ovl_node(struct ovl *o, uint64_t id)
 	return local < o->nnodes ? o->nodes[local] : NULL;
 }
 
-struct fs *ovl_route(struct ovl *o, uint64_t ino, uint16_t *ret_tag)
-{
-	uint32_t space = fs_ino_space(ino);
-	struct fs *fs = o->lower;
-	uint16_t tag = 0;
-	pthread_rwlock_rdlock(&o->rlock);
-	if (space < o->nroutes && o->routes[space].fs) {
-		struct ovl_route *r = &o->routes[space];
-		fs = r->fs;
-		/* with submounts a directory entry has its own st_dev: its own numbers are fine there */
-		tag = (o->submounts && r->is_dir) ? 0 : r->tag;
-	}
-	pthread_rwlock_unlock(&o->rlock);
-	*ret_tag = tag;
-	return fs;
-}
-
 int ovl_resolve_locked(struct ovl *o, uint64_t id, struct ovl_target *ret)
 {
 	*ret = (struct ovl_target){ 0 };
@@ -100,15 +77,41 @@ int ovl_resolve_locked(struct ovl *o, uint64_t id, struct ovl_target *ret)
 		if (n->ufs) {
 			ret->fs = n->ufs;
 			ret->ino = n->uino;
-			ovl_route(o, n->uino, &ret->tag);
+			/* the vnode's reference keeps the entry while the lock is held; the request needs its own */
+			ret->e = ovl_entry_ref(n->ue);
+			ret->tag = ovl_entry_tag(ret->e);
 		}
 		return 0;
 	}
 	if (fs_ino_space(id) == o->space || id == 0)
 		return -ESTALE;
-	ret->fs = ovl_route(o, id, &ret->tag);
 	ret->ino = id;
-	return ret->fs ? 0 : -ESTALE;
+	ret->e = ovl_entry_get(o, id);
+	if (ret->e) {
+		ret->fs = ret->e->fs;
+		ret->tag = ovl_entry_tag(ret->e);
+		return 0;
+	}
+	/* the base's own ids; an id of a freed entry (or of no space at all) must not reach the base */
+	uint32_t lspace = fs_ino_space(o->lower->root);
+	if (lspace != 0 && fs_ino_space(id) != lspace)
+		return -ESTALE;
+	ret->fs = o->lower;
+	return 0;
+}
+
+void ovl_target_put(struct ovl_target *t)
+{
+	ovl_entry_put(t->e);
+	t->e = NULL;
+}
+
+void ovl_target_entry(struct ovl_target *t, struct fs_entry *e)
+{
+	if (!e->ino)
+		return;
+	e->attr.st_ino = ovl_ino_map(e->attr.st_ino, t->tag);
+	ovl_entry_count(t->e, OVL_LOOKUP, 1);
 }
 
 struct vnode *ovl_kid(struct vnode *dir, const char *name)
@@ -128,9 +131,7 @@ int ovl_node_entry(struct ovl *o, const struct fs_ctx *ctx, struct vnode *n, str
 		int r = FS_CALL(n->ufs, getattr, ctx ? ctx : &root_ctx, n->uino, 0, false, &e->attr, &t);
 		if (r < 0)
 			return r;
-		uint16_t tag;
-		ovl_route(o, n->uino, &tag);
-		e->attr.st_ino = ovl_ino_map(e->attr.st_ino, tag);
+		e->attr.st_ino = ovl_ino_map(e->attr.st_ino, ovl_entry_tag(n->ue));
 		e->attr_timeout = t;
 		if (n->graft)
 			e->attr_flags |= FS_ATTR_SUBMOUNT;
@@ -151,6 +152,7 @@ static void node_free(struct ovl *o, struct vnode *n)
 {
 	if (n->uheld)
 		FS_CALL_VOID(n->ufs, forget, n->uino, 1);
+	ovl_entry_put(n->ue); /* may free a removed entry: lock order ->lock, then ->rlock */
 	o->nodes[n->local] = NULL;
 	o->n_vnodes--;
 	ovl_blob_unref(n->blob);
@@ -247,6 +249,7 @@ static int dir_new(struct ovl *o, struct vnode *parent, const char *name, const 
 		if (FS_CALL(parent->ufs, lookup, &root_ctx, parent->uino, name, &e) == 0 && e.ino) {
 			if (S_ISDIR(e.attr.st_mode)) {
 				n->ufs = parent->ufs;
+				n->ue = ovl_entry_ref(parent->ue);
 				n->uino = e.ino;
 				n->uheld = true;
 			} else {
@@ -323,7 +326,9 @@ static int walk(struct ovl *o, const char *path, bool create, struct vnode **ret
 
 static void notify_entry(struct ovl *o, uint64_t parent, const char *name)
 {
+	pthread_mutex_lock(&o->lock); /* set by init on a request thread; we run on the control thread */
 	const struct fs_notifier *nf = o->notifier;
+	pthread_mutex_unlock(&o->lock);
 	if (!nf || !nf->inval_entry)
 		return;
 	int r = nf->inval_entry(nf, parent, name, strlen(name));
@@ -442,74 +447,56 @@ int ovl_add_dir(struct fs *fs, const char *path, const struct ovl_attr *a)
 }
 
 struct graft_setup {
-	struct fs *g;
-	bool is_dir;
+	struct ovl_entry *e;
 };
 static void setup_graft(struct vnode *n, void *data)
 {
 	struct graft_setup *g = data;
-	n->ufs = g->g;
-	n->uino = g->g->root;
+	n->ufs = g->e->fs;
+	n->ue = ovl_entry_ref(g->e);
+	n->uino = g->e->fs->root;
 	n->uheld = false; /* a root is never freed */
 	n->graft = true;
-	n->kind = g->is_dir ? VK_DIR : VK_PROXY;
+	n->kind = g->e->is_dir ? VK_DIR : VK_PROXY;
 }
 
-int ovl_add_graft(struct fs *fs, const char *path, struct fs *g, uint16_t tag)
+int ovl_add_graft(struct fs *fs, const char *path, struct fs *g, bool renumber)
 {
 	struct ovl *o = ovl_of(fs);
 	uint32_t space = fs_ino_space(g->root);
 	struct stat st;
 	double t;
 	int r = FS_CALL(g, getattr, &root_ctx, g->root, 0, false, &st, &t);
-	if (r >= 0 && (space == 0 || space == o->space))
+	if (r >= 0 && (space == 0 || space == o->space || space == fs_ino_space(o->lower->root)))
 		r = -EINVAL; /* its ids could not be routed to it */
 	if (r < 0) {
 		fs_free(g);
 		return r;
 	}
+	struct ovl_entry *e;
+	pthread_mutex_lock(&o->lock); /* against o_init: see there */
 	if (o->inited) {
 		/* the connection is already negotiated: the new fs learns it, it cannot change it */
 		struct fs_conn c = o->conn;
 		FS_CALL(g, init, &c);
 	}
-	pthread_rwlock_wrlock(&o->rlock);
-	if (space >= o->nroutes) {
-		struct ovl_route *nr = realloc(o->routes, (space + 16) * sizeof(*nr));
-		if (!nr) {
-			pthread_rwlock_unlock(&o->rlock);
-			fs_free(g);
-			return -ENOMEM;
-		}
-		memset(nr + o->nroutes, 0, (space + 16 - o->nroutes) * sizeof(*nr));
-		o->routes = nr;
-		o->nroutes = space + 16;
-	}
-	if (o->routes[space].fs) {
-		pthread_rwlock_unlock(&o->rlock);
-		fs_free(g);
-		return -EEXIST;
-	}
-	o->routes[space] = (struct ovl_route){ .fs = g, .tag = tag, .is_dir = S_ISDIR(st.st_mode) };
-	pthread_rwlock_unlock(&o->rlock);
-
-	struct graft_setup gs = { g, S_ISDIR(st.st_mode) };
-	r = add_node(o, path, VK_DIR, NULL, setup_graft, &gs);
+	r = ovl_entry_attach(o, g, renumber, S_ISDIR(st.st_mode), &e);
+	pthread_mutex_unlock(&o->lock);
 	if (r < 0) {
-		/* nothing can have reached g yet: no node names it */
-		if (o->inited)
-			if (g->ops->destroy)
-				g->ops->destroy(g);
-		pthread_rwlock_wrlock(&o->rlock);
-		o->routes[space].fs = NULL;
-		pthread_rwlock_unlock(&o->rlock);
 		fs_free(g);
 		return r;
 	}
-	pthread_mutex_lock(&o->lock);
-	o->n_grafts++;
-	pthread_mutex_unlock(&o->lock);
-	return 0;
+	struct graft_setup gs = { e };
+	r = add_node(o, path, VK_DIR, NULL, setup_graft, &gs);
+	if (r >= 0) {
+		pthread_mutex_lock(&o->lock);
+		o->n_grafts++;
+		pthread_mutex_unlock(&o->lock);
+	}
+	/* the attach reference: on success the graft node holds its own now; on failure nothing names e and
+	 * this frees it (destroy, then fs_free of g) */
+	ovl_entry_put(e);
+	return r;
 }
 
 /* Unlink n and everything under it (lock held). */
@@ -564,6 +551,8 @@ void ovl_reresolve_locked(struct ovl *o)
 		n->ufs = NULL;
 		n->uino = 0;
 		n->uheld = false;
+		ovl_entry_put(n->ue);
+		n->ue = NULL;
 		struct vnode *p = n->parent;
 		struct fs_entry e;
 		if (!n->linked || !p || !p->ufs || p->kind != VK_DIR)
@@ -571,6 +560,7 @@ void ovl_reresolve_locked(struct ovl *o)
 		if (FS_CALL(p->ufs, lookup, &ctx0, p->uino, n->name, &e) == 0 && e.ino) {
 			if (S_ISDIR(e.attr.st_mode)) {
 				n->ufs = p->ufs;
+				n->ue = ovl_entry_ref(p->ue);
 				n->uino = e.ino;
 				n->uheld = true;
 			} else {
@@ -618,6 +608,7 @@ void ovl_get_stats(struct fs *fs, struct ovl_stats *ret)
 		.vnodes = o->n_vnodes,
 		.grafts = o->n_grafts,
 		.opens = atomic_load(&o->n_opens),
+		.entries_alive = ovl_entries_alive(o),
 	};
 	pthread_mutex_unlock(&o->lock);
 }
@@ -658,9 +649,7 @@ static void ovl_free(struct fs *fs)
 	}
 	free(o->nodes);
 	ovl_handles_free(o);
-	for (size_t i = 0; i < o->nroutes; i++)
-		fs_free(o->routes[i].fs);
-	free(o->routes);
+	ovl_entries_free(o);
 	fs_free(o->lower);
 	fs_inomap_space_free(o->map, o->space);
 	fs_inomap_unref(o->map);

@@ -43,14 +43,16 @@ int ovl_add_fd(struct fs *ovl, const char *path, int fd, const struct ovl_attr *
 int ovl_add_callback(struct fs *ovl, const char *path, ovl_produce_fn fn, void *data, const struct ovl_attr *a);
 int ovl_add_dir(struct fs *ovl, const char *path, const struct ovl_attr *a);
 /*
- * Put the root of g (taken, also on failure) at path. tag != 0 renumbers the st_ino that g reports into a
- * range of its own (tag << 48), for clients that see every entry on one st_dev; see docs/share-tree.md.
+ * Put the root of g (taken, also on failure) at path. renumber: give the st_ino that g reports a range of its
+ * own (tag << 48, the tag free again once the entry is freed), for clients that see every entry on one st_dev;
+ * see docs/share-tree.md. -ENOSPC when 65535 renumbered entries are alive at once.
  */
-int ovl_add_graft(struct fs *ovl, const char *path, struct fs *g, uint16_t tag);
+int ovl_add_graft(struct fs *ovl, const char *path, struct fs *g, bool renumber);
 /*
  * Remove the entry at path (a virtual entry, a virtual directory with everything under it, or a graft). New
  * lookups answer ENOENT at once; the client's cached name is dropped through the notifier when it has one;
- * files already open keep working until closed (a removed graft's fs lives on until the overlay is freed).
+ * files already open keep working until closed. A removed graft's fs is destroyed and freed (its held fd
+ * closed) once the client holds nothing of it: no lookup of any of its nodes, no open handle.
  */
 int ovl_remove(struct fs *ovl, const char *path);
 
@@ -63,6 +65,7 @@ struct ovl_stats {
 	uint64_t vnodes;    /* virtual nodes alive */
 	uint64_t grafts;    /* grafts attached (live) */
 	uint64_t opens;     /* opens of virtual files */
+	uint64_t entries_alive; /* graft fs not freed yet: attached, or removed but still held by the client */
 };
 void ovl_get_stats(struct fs *ovl, struct ovl_stats *ret);
 

@@ -2,11 +2,10 @@
 /*
  * The share tree's entries. The namespace mechanics (virtual directories, grafts, routing, EXDEV, st_ino
  * renumbering) are the overlay's; this file turns host fds into entries: checks their type, makes their fs,
- * wraps it read-only when asked, and numbers them (the tag that separates their st_ino ranges).
+ * wraps it read-only when asked.
  */
 #include "tree/tree.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,15 +15,10 @@
 #include "util/log.h"
 #include "util/macros.h"
 
-/* tags 1..TAG_MAX: st_ino is tag << 48 | host inode, so 65535 entries over the life of a server */
-#define TAG_MAX 0xffffu
-
 struct tree {
 	struct fs *fs;
 	struct fs_inomap *map;
 	struct tree_opts opts;
-	pthread_mutex_t lock;
-	uint32_t next_tag;
 };
 
 int tree_new(struct fs_inomap *map, struct fs *base, const struct tree_opts *o, struct tree **ret)
@@ -47,8 +41,6 @@ int tree_new(struct fs_inomap *map, struct fs *base, const struct tree_opts *o, 
 	}
 	t->map = fs_inomap_ref(map);
 	t->opts = *o;
-	t->next_tag = 1;
-	pthread_mutex_init(&t->lock, NULL);
 	*ret = t;
 	return 0;
 }
@@ -63,7 +55,6 @@ void tree_free(struct tree *t)
 	if (!t)
 		return;
 	fs_inomap_unref(t->map);
-	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
@@ -75,15 +66,9 @@ int tree_add_fs(struct tree *t, struct fs *f, const char *path, bool ro)
 		if (r < 0)
 			return r;
 	}
-	pthread_mutex_lock(&t->lock);
-	uint32_t tag = t->next_tag <= TAG_MAX ? t->next_tag++ : 0;
-	pthread_mutex_unlock(&t->lock);
-	if (!tag) {
-		fs_free(f);
-		return -ENOSPC;
-	}
-	r = ovl_add_graft(t->fs, path, f, (uint16_t)tag);
-	log_debug("tree: entry %s (%s) tag %u: %d", path, ro || t->opts.force_ro ? "ro" : "rw", tag, r);
+	/* every entry gets a st_ino range of its own (the overlay hands out the tags and reuses them) */
+	r = ovl_add_graft(t->fs, path, f, true);
+	log_debug("tree: entry %s (%s): %d", path, ro || t->opts.force_ro ? "ro" : "rw", r);
 	return r;
 }
 

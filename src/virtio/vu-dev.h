@@ -33,6 +33,11 @@ struct vu_backend {
 	/* Optional: this request starts the client over on a live session (a guest that rebooted without
 	 * unmounting sends INIT again): it must go to a fresh session instead. */
 	bool (*session_restarts)(void *session, const struct iovec *in, int in_cnt);
+	/* Optional: this request may wait for ever (a lock wait, SETLKW) until another request of the client
+	 * ends the wait: it gets a thread of its own so that the queue keeps moving. */
+	bool (*may_block)(const struct iovec *in, int in_cnt);
+	/* Sent to such a thread to end its wait (EINTR) when the queue stops or the session is replaced. */
+	int wake_signal;
 	void *data;
 };
 
@@ -46,6 +51,9 @@ struct vu_backend {
 	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
 #define VU_MAX_QUEUES 64 /* request queues + hiprio */
+#define VU_BLOCKERS 64   /* requests that may wait for ever, in threads of their own, per queue */
+
+struct vu_blocker;
 
 struct vu_dev;
 
@@ -64,6 +72,9 @@ struct vu_queue {
 	int stop_fd;    /* eventfd: readable when the threads must stop */
 	int work_fd;    /* semaphore eventfd: wakes one more pool thread when a popper saw more work */
 	atomic_uint idle; /* pool threads asleep in poll (only they need work_fd) */
+	pthread_cond_t blockers_done;             /* signalled (under lock) when a blocker finishes */
+	unsigned nblockers;                       /* under lock */
+	struct vu_blocker *blockers[VU_BLOCKERS]; /* under lock: the running ones */
 	unsigned nthreads;
 	pthread_t threads[];
 };
@@ -114,5 +125,7 @@ int vu_queue_start(struct vu_queue *q);
 void vu_queue_stop(struct vu_queue *q);
 /* Serve every chain available now; -errno if the guest broke the ring (the queue is then stopped). */
 int vu_queue_process(struct vu_queue *q, struct vq_elem *e);
+/* Wake every blocked request of q (they fail with EINTR) and wait until none is left. */
+void vu_queue_drain_blockers(struct vu_queue *q);
 /* Start or stop q as its state says (kick fd, addresses, enable, broken). */
 int vu_queue_update(struct vu_queue *q);

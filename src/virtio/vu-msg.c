@@ -54,6 +54,7 @@ int vu_dev_new(const struct vu_dev_opts *o, const struct vu_backend *be, struct 
 		q->index = i;
 		q->kick_fd = q->call_fd = q->err_fd = q->stop_fd = q->work_fd = -1;
 		pthread_mutex_init(&q->lock, NULL);
+		pthread_cond_init(&q->blockers_done, NULL);
 		q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		q->work_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
 		if (q->stop_fd < 0 || q->work_fd < 0) {
@@ -102,6 +103,7 @@ void vu_dev_free(struct vu_dev *d)
 		safe_close(q->stop_fd);
 		safe_close(q->work_fd);
 		pthread_mutex_destroy(&q->lock);
+		pthread_cond_destroy(&q->blockers_done);
 		free(q);
 	}
 	session_drop(d);

@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -17,6 +20,15 @@
 #include "util/log.h"
 #include "util/macros.h"
 #include "virtio/vu-dev.h"
+
+/* A request that may wait for ever (see vu_backend.may_block), served in a thread of its own. */
+struct vu_blocker {
+	struct vu_queue *q;
+	struct vu_mem *mem;
+	unsigned slot;
+	pthread_t thread;
+	struct vq_elem e; /* last: only nrd + nwr iovecs are allocated */
+};
 
 static void signal_fd(int fd)
 {
@@ -71,7 +83,18 @@ static void *session_get(struct vu_dev *d, uint64_t stale_gen, uint64_t *ret_gen
 	}
 	pthread_rwlock_unlock(&d->session_lock);
 
-	pthread_rwlock_wrlock(&d->session_lock);
+	/* Lock waits of the old session hold it (read-locked) and would wait for ever: their client is gone. */
+	while (pthread_rwlock_trywrlock(&d->session_lock) != 0) {
+		for (unsigned i = 0; i < d->nvqs; i++) {
+			struct vu_queue *o = d->q[i];
+			pthread_mutex_lock(&o->lock);
+			for (unsigned k = 0; k < VU_BLOCKERS; k++)
+				if (o->blockers[k] && d->be->wake_signal > 0)
+					pthread_kill(o->blockers[k]->thread, d->be->wake_signal);
+			pthread_mutex_unlock(&o->lock);
+		}
+		usleep(1000);
+	}
 	if (!d->session || d->session_gen == stale_gen || d->be->session_done(d->session)) {
 		if (d->session && d->session_gen == stale_gen)
 			log_info("virtio-fs: the guest driver started over: new session");
@@ -107,10 +130,20 @@ static uint32_t serve_elem(struct vu_queue *q, struct vq_elem *e)
 	}
 	if (!s)
 		return 0;
-	ssize_t n = d->be->handle(s, e->iov, (int)e->nrd, e->iov + e->nrd, (int)e->nwr);
+	/* FORGET, BATCH_FORGET and INTERRUPT come without a writable part (the hiprio queue); the backend still
+	 * wants room for a reply header, so give it a scratch one whose contents the guest never sees. */
+	uint8_t scratch[256];
+	struct iovec sc = { scratch, sizeof(scratch) };
+	bool no_room = e->nwr == 0;
+	ssize_t n = d->be->handle(s, e->iov, (int)e->nrd, no_room ? &sc : e->iov + e->nrd, no_room ? 1 : (int)e->nwr);
 	pthread_rwlock_unlock(&d->session_lock);
 	if (n < 0) {
 		log_debug("virtio-fs: queue %u: request dropped: %s", q->index, strerror((int)-n));
+		return 0;
+	}
+	if (no_room) {
+		if (n > 0)
+			log_debug("virtio-fs: queue %u: a reply for a request without reply room dropped", q->index);
 		return 0;
 	}
 	return (uint64_t)n > e->wr_len ? (uint32_t)e->wr_len : (uint32_t)n;
@@ -145,6 +178,83 @@ static void queue_complete(struct vu_queue *q, const struct vq_elem *e, uint32_t
 	pthread_mutex_unlock(&q->lock);
 }
 
+
+static void *blocker_main(void *arg)
+{
+	struct vu_blocker *b = arg;
+	struct vu_queue *q = b->q;
+	uint32_t len = serve_elem(q, &b->e);
+	queue_complete(q, &b->e, len);
+	vu_mem_unref(b->mem);
+	pthread_mutex_lock(&q->lock);
+	q->blockers[b->slot] = NULL;
+	q->nblockers--;
+	pthread_cond_broadcast(&q->blockers_done);
+	pthread_mutex_unlock(&q->lock);
+	free(b);
+	return NULL;
+}
+
+/* Hand e (with its mem reference) to a thread of its own; false: serve it inline (no slot, no memory). */
+static bool offload(struct vu_queue *q, const struct vq_elem *e, struct vu_mem *m)
+{
+	unsigned n = e->nrd + e->nwr;
+	struct vu_blocker *b = malloc(offsetof(struct vu_blocker, e.iov) + n * sizeof(struct iovec));
+	if (!b)
+		return false;
+	b->q = q;
+	b->mem = m;
+	b->e.head = e->head;
+	b->e.nrd = e->nrd;
+	b->e.nwr = e->nwr;
+	b->e.rd_len = e->rd_len;
+	b->e.wr_len = e->wr_len;
+	memcpy(b->e.iov, e->iov, n * sizeof(struct iovec));
+
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	bool ok = false;
+	pthread_mutex_lock(&q->lock);
+	for (unsigned i = 0; i < VU_BLOCKERS && !ok; i++) {
+		if (q->blockers[i])
+			continue;
+		b->slot = i;
+		/* under the lock: the thread cannot clear its slot before we filled it */
+		if (pthread_create(&b->thread, &attr, blocker_main, b) != 0)
+			break;
+		q->blockers[i] = b;
+		q->nblockers++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&q->lock);
+	pthread_attr_destroy(&attr);
+	if (!ok)
+		free(b);
+	return ok;
+}
+
+void vu_queue_drain_blockers(struct vu_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	while (q->nblockers > 0) {
+		/* A slot is cleared (under the lock) before its thread ends: every one we signal is alive. The
+		 * signal may land before the thread starts waiting, so repeat until it is gone. */
+		for (unsigned i = 0; i < VU_BLOCKERS; i++)
+			if (q->blockers[i] && q->dev->be->wake_signal > 0)
+				pthread_kill(q->blockers[i]->thread, q->dev->be->wake_signal);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&q->blockers_done, &q->lock, &ts);
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
 int vu_queue_process(struct vu_queue *q, struct vq_elem *e)
 {
 	for (;;) {
@@ -163,6 +273,8 @@ int vu_queue_process(struct vu_queue *q, struct vq_elem *e)
 		if (more)
 			signal_fd(q->work_fd);
 		/* m keeps the mappings of this chain's buffers alive even if the table changes meanwhile */
+		if (q->dev->be->may_block && q->dev->be->may_block(e->iov, (int)e->nrd) && offload(q, e, m))
+			continue;
 		uint32_t len = serve_elem(q, e);
 		queue_complete(q, e, len);
 		vu_mem_unref(m);
@@ -256,6 +368,8 @@ void vu_queue_stop(struct vu_queue *q)
 	for (unsigned i = 0; i < q->nthreads; i++)
 		pthread_join(q->threads[i], NULL);
 	q->nthreads = 0;
+	/* what the front end reads back (GET_VRING_BASE) must be complete: end the lock waits (EINTR) */
+	vu_queue_drain_blockers(q);
 	uint64_t v;
 	(void)!read(q->stop_fd, &v, sizeof(v));
 	while (read(q->work_fd, &v, sizeof(v)) > 0)

@@ -81,9 +81,9 @@ static bool glue_done(void *s)
  * A guest that reboots (or whose driver is reloaded) without unmounting keeps the vhost-user connection and
  * sends FUSE_INIT again; proto answers a second INIT on a live session with an error, so the transport hands it
  * a fresh session. This is the one place outside proto that reads a FUSE header field: the opcode, copied out
- * of guest memory (it is only a hint: proto validates the request again).
+ * of guest memory (only a hint for scheduling: proto validates the request again).
  */
-static bool glue_restarts(void *s, const struct iovec *in, int in_cnt)
+static uint32_t peek_opcode(const struct iovec *in, int in_cnt)
 {
 	struct fuse_in_header h;
 	size_t got = 0;
@@ -92,7 +92,19 @@ static bool glue_restarts(void *s, const struct iovec *in, int in_cnt)
 		memcpy((uint8_t *)&h + got, in[i].iov_base, k);
 		got += k;
 	}
-	return got == sizeof(h) && h.opcode == FUSE_INIT && proto_session_ready(s);
+	return got == sizeof(h) ? h.opcode : 0;
+}
+
+static bool glue_restarts(void *s, const struct iovec *in, int in_cnt)
+{
+	return peek_opcode(in, in_cnt) == FUSE_INIT && proto_session_ready(s);
+}
+
+/* A lock wait ends only when another request of the client unlocks: it must not hold a queue thread (with
+ * one thread per queue, the unlock would wait behind it for ever). proto ends it with EINTR on our signal. */
+static bool glue_may_block(const struct iovec *in, int in_cnt)
+{
+	return peek_opcode(in, in_cnt) == FUSE_SETLKW;
 }
 
 static int serve_one(int conn, const struct vu_serve_opts *o, const struct vu_backend *be)
@@ -120,6 +132,8 @@ int vu_serve(int sock_fd, const struct vu_serve_opts *o, vu_session_factory make
 		.handle = glue_handle,
 		.session_done = glue_done,
 		.session_restarts = glue_restarts,
+		.may_block = (void *)0 ? glue_may_block : NULL,
+		.wake_signal = PROTO_INTR_SIGNAL,
 		.data = &g,
 	};
 	int listening = 0;

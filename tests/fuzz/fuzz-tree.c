@@ -9,6 +9,11 @@
  * the replies handed out are remembered and the input names them as 0x100 + i (nodeid, and the fh that
  * starts most file requests), so one input can look up, open, list and read. The reply must fit the room
  * given and be a well-formed header; the session's end (fs->destroy) releases every lookup and open.
+ *
+ * A request with opcode CTL_OPCODE (no FUSE opcode) is the control socket instead: it removes, or adds back,
+ * one of a few entries (selected by its nodeid), so removal while the client holds nodes and handles of an
+ * entry, and the entry's freeing when the last of them goes, are fuzzed too. Every input ends with the tree
+ * as it began.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -68,6 +73,44 @@ static struct fs *mem_dir(const char *file, const char *data)
 	return &m->base;
 }
 
+#define CTL_OPCODE 7000
+enum churn_kind { CH_DIR, CH_FILE, CH_VIRTUAL };
+static const struct {
+	const char *path;
+	enum churn_kind kind;
+	bool ro;
+} churn[] = {
+	{ "/ro", CH_DIR, true },
+	{ "/etc/conf", CH_FILE, true },
+	{ "/srv/deep/x", CH_DIR, false },
+	{ "/etc/hostname", CH_VIRTUAL, false },
+};
+static bool churn_removed[ARRAY_SIZE(churn)];
+
+static int churn_add(size_t i)
+{
+	switch (churn[i].kind) {
+	case CH_DIR:
+		return tree_add_fs(tree, mem_dir("file", "churned\n"), churn[i].path, churn[i].ro);
+	case CH_FILE:
+		return tree_add_fs(tree, &memfs_new(map, true, 0)->base, churn[i].path, churn[i].ro);
+	case CH_VIRTUAL:
+		return ovl_add_buffer(tree_fs(tree), churn[i].path, "box\n", 4, NULL);
+	}
+	return -EINVAL;
+}
+
+static void churn_toggle(size_t i)
+{
+	if (churn_removed[i]) {
+		if (churn_add(i) < 0)
+			abort();
+	} else if (tree_remove(tree, churn[i].path) < 0) {
+		abort();
+	}
+	churn_removed[i] = !churn_removed[i];
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	if (!mkdtemp(scratch)) {
@@ -98,16 +141,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	int r = 0;
 	r |= tree_add_fs(tree, mem_dir("file", "rw data\n"), "/data", false);
-	r |= tree_add_fs(tree, mem_dir("file", "ro data\n"), "/ro", true);
-	r |= tree_add_fs(tree, &memfs_new(map, true, 0)->base, "/etc/conf", true);
 	r |= tree_add_fs(tree, &memfs_new(map, true, 0)->base, "/etc/rwfile", false);
-	r |= tree_add_fs(tree, mem_dir("x", "deep\n"), "/srv/deep/x", false);
 	r |= tree_add_host(tree, open(scratch, O_PATH | O_DIRECTORY | O_CLOEXEC), TREE_DIR, "/host", true);
-	r |= ovl_add_buffer(tree_fs(tree), "/etc/hostname", "box\n", 4, NULL);
 	r |= ovl_add_buffer(tree_fs(tree), "/v/w/x", "nested", 6, &(struct ovl_attr){ .mode = 0640, .uid = 5 });
 	r |= ovl_add_buffer(tree_fs(tree), "/data/sub/virtual", "merged", 6, NULL);
 	r |= ovl_add_buffer(tree_fs(tree), "/data/file", "shadow", 6, NULL);
 	r |= tree_add_status(tree, "/.status");
+	for (size_t i = 0; i < ARRAY_SIZE(churn); i++)
+		r |= churn_add(i);
 	if (r) {
 		fprintf(stderr, "fuzz-tree: setting up the tree failed\n");
 		exit(1);
@@ -249,6 +290,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (l >= sizeof(struct fuse_in_header) && l <= left)
 				n = l;
 		}
+		if (n >= sizeof(struct fuse_in_header)) {
+			struct fuse_in_header h;
+			memcpy(&h, data + pos, sizeof(h));
+			if (h.opcode == CTL_OPCODE) {
+				churn_toggle(h.nodeid % ARRAY_SIZE(churn));
+				pos += n;
+				continue;
+			}
+		}
 		uint8_t *req = malloc(n ? n : 1); /* exact size: ASan sees any read past the request */
 		memcpy(req, data + pos, n);
 		tame(req, n);
@@ -273,5 +323,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 	proto_session_free(s);
+	for (size_t i = 0; i < ARRAY_SIZE(churn); i++)
+		if (churn_removed[i])
+			churn_toggle(i);
 	return 0;
 }

@@ -122,7 +122,7 @@ core_fsclient() {
 	local label=$1; shift
 	local out=$T/fsclient.out limit=${FSCLIENT_TIMEOUT:-270} waited=0 rc hung=0
 	echo "# fsclient ($label): $*"
-	FSCLIENT_CHECK_TIMEOUT=${FSCLIENT_CHECK_TIMEOUT:-60} "$FSCLIENT" "$@" >"$out" 2>&1 &
+	FSCLIENT_CHECK_TIMEOUT=${FSCLIENT_CHECK_TIMEOUT:-45} "$FSCLIENT" "$@" >"$out" 2>&1 &
 	local pid=$!
 	while kill -0 $pid 2>/dev/null; do
 		if grep -q 'timed out after' "$out" || [ $waited -ge $((limit * 10)) ]; then
@@ -148,8 +148,38 @@ core_fsclient() {
 	return 0
 }
 
+# The FUSE request each process under pid is blocked in (the kernel function after request_wait_answer).
+core_blocked_in() {
+	local p k
+	for p in $(core_server_pids "$1"); do
+		k=$(grep -m1 -A2 request_wait_answer /proc/"$p"/stack 2>/dev/null | sed -n '3s/.*\] \([a-z_]*\).*/\1/p')
+		[ -n "$k" ] && echo "#   $(cat /proc/"$p"/comm 2>/dev/null) (pid $p) waits in $k"
+	done
+}
+
+# core_bounded SECONDS LABEL CMD...: run CMD; if it outlives SECONDS it is stuck in the server: show where each
+# process waits, kill the server (which frees them) and return 124. Otherwise CMD's status.
+core_bounded() {
+	local limit=$1 label=$2; shift 2
+	"$@" &
+	local pid=$! waited=0
+	while kill -0 $pid 2>/dev/null; do
+		if [ $waited -ge $((limit * 10)) ]; then
+			echo "# $label: still running after $limit s; blocked requests:"
+			core_blocked_in $pid
+			core_kill_server
+			kill -9 $(core_server_pids $pid) 2>/dev/null
+			wait $pid 2>/dev/null
+			return 124
+		fi
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	wait $pid
+}
+
 # End of a test: fail if any round failed.
 core_finish() {
-	[ "$CORE_FAILED" = 0 ] || core_fail "$CORE_FAILED fsclient round(s) failed (see 'not ok' above)"
+	[ "$CORE_FAILED" = 0 ] || core_fail "$CORE_FAILED round(s) failed (see 'not ok' and FAILED above)"
 	echo "# $(basename "$0"): all passed"
 }

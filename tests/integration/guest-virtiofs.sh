@@ -72,7 +72,8 @@ if [ -z "$ACCEL" ]; then
 		ACCEL="tcg,thread=multi -cpu max"; fi
 fi
 # shellcheck disable=SC2086
-timeout 300 "$QEMU" -nodefaults -no-user-config -display none -no-reboot -accel $ACCEL -m 1G -smp 2 \
+# the guest resets itself once (guest/init.sh): reboots are allowed, a panic ends QEMU
+timeout 300 "$QEMU" -nodefaults -no-user-config -display none -action panic=exit-failure -accel $ACCEL -m 1G -smp 2 \
 	-object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem \
 	-kernel "$CACHE/vmlinux" -initrd "$W/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 quiet boxshare.tag=$TAG" \
@@ -101,6 +102,7 @@ hcheck rename '[ ! -e "$W/share/guest.txt" ]'
 hcheck big-sum '[ -s "$W/share/big.md5" ] && [ "$(md5sum < "$W/share/big.bin" | cut -d" " -f1)" = "$(cat "$W/share/big.md5")" ]'
 hcheck xattr '[ "$(getfattr --only-values -n user.fromguest "$W/share/xattr.txt" 2>/dev/null)" = 42 ]'
 hcheck mode '[ "$(stat -c %a "$W/share/renamed.txt")" = 600 ]'
+hcheck reset '[ ! -e "$W/share/.boxshare-boot1" ] && [ "$(grep -c "first boot" "$W/result.log")" = 1 ]'
 
 # the server exits by itself once QEMU hangs up (status 0); virtiofsd likewise
 for _ in $(seq 50); do kill -0 $SERVER_PID 2>/dev/null || break; sleep 0.1; done

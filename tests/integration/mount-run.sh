@@ -35,7 +35,9 @@ T=$(mktemp -d /tmp/bx-mount-run.XXXXXX)
 chmod 755 "$T"  # the mapped root of the user-namespace tests walks to the bundle
 B=$T/bundle
 R=$B/rootfs
+KILL_ON_EXIT=
 cleanup() {
+	for p in $KILL_ON_EXIT; do kill -KILL "$p" 2>/dev/null; done
 	# deepest first; the namespace dies with the script anyway, this keeps rm -rf off mounted trees
 	grep -F " $T" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
@@ -139,6 +141,24 @@ orphans() { for c in /proc/[0-9]*/cmdline; do { tr '\0' ' ' <"$c"; } 2>/dev/null
 [ -z "$(orphans)" ]; res "killing boxshare run kills the container"
 for o in $(orphans); do kill -KILL "${o#/proc/}" 2>/dev/null; done
 
+# process.terminal: a pty of the container's devpts is the controlling terminal, stdio and /dev/console;
+# boxshare relays it (the test's stdin is not a terminal, then it is one, from script(1))
+TTYCMD="tty; test -t 0 -a -t 1 -a -t 2 && echo stdio-tty; stat -c %t:%T:%u /dev/console; cut -d' ' -f7 /proc/self/stat; exit 3"
+spec "[\"sh\",\"-c\",\"$TTYCMD\"]" "$PROC" '' '' '' ',"terminal":true,"user":{"uid":1000,"gid":1000}'
+"$BX" run --bundle "$B" "${FLAG[@]}" tty1 </dev/null >"$T/out" 2>"$T/err"
+RC=$?
+[ "$RC" = 3 ] && [ "$(tr -d '\r' <"$T/out" | tr '\n' ' ')" = "/dev/pts/0 stdio-tty 88:0:1000 34816 " ]
+res "terminal: the process's stdio and controlling terminal are a pty of its own, bound on /dev/console"
+if command -v script >/dev/null; then
+	spec '["sh","-c","read x; echo got:$x; stty -a | grep -o \"rows [0-9]*\""]' "$PROC" '' '' '' ',"terminal":true'
+	printf 'hello\n' | script -qec "stty rows 33 cols 99; $BX run --bundle $B ${FLAG[*]} tty2" /dev/null >"$T/out" 2>"$T/err"
+	RC=$?
+	[ "$RC" = 0 ] && grep -q "^got:hello" "$T/out" && grep -q "^rows 33" "$T/out"
+	res "terminal: input from boxshare's terminal reaches the process, and the size follows"
+else
+	echo "# script(1) missing: the terminal input test is left out"
+fi
+
 "$BX" run --help >"$T/out" 2>"$T/err"
 [ $? = 0 ] && grep -q "usage: boxshare run" "$T/out" && grep -q -- "--legacy-mount" "$T/out"; res "run --help"
 "$BX" run --bundle "$B" >"$T/out" 2>"$T/err"
@@ -148,10 +168,34 @@ for o in $(orphans); do kill -KILL "${o#/proc/}" 2>/dev/null; done
 "$BX" run --bundle "$T/nonexistent" x >"$T/out" 2>"$T/err"
 [ $? = 2 ] && grep -q "open bundle $T/nonexistent: No such file" "$T/err"; res "a missing bundle is named"
 
+# joining an existing pid namespace (linux.namespaces[].path): the container's process lives in it, next
+# to its pid 1; the runtime goes back to its own namespace for what it forks later
+unshare --pid --fork sleep 31338 &
+holder=$!
+hpid=
+for i in $(seq 50); do hpid=$(pgrep -P "$holder" -x sleep) && break; sleep 0.05; done
+KILL_ON_EXIT="$hpid $holder"
+NS_JOINPID="[{\"type\":\"mount\"},{\"type\":\"pid\",\"path\":\"/proc/$hpid/ns/pid\"},{\"type\":\"ipc\"}]"
+spec '["sh","-c","tr \"\\0\" \" \" < /proc/1/cmdline; echo; echo $$; ls /proc | grep -c ^[0-9]"]' "$PROC" '' '' "$NS_JOINPID"
+run
+[ "$RC" = 0 ] && [ "$(sed -n 1p "$T/out")" = "sleep 31338 " ] && [ "$(sed -n 2p "$T/out")" != 1 ] && [ "$(sed -n 3p "$T/out")" = 4 ]
+res "joined pid namespace: pid 1 is its own init, the process is a member"
+# the namespace's pid 1 takes only SIGKILL from outside; with it gone, unshare returns
+kill -KILL "$hpid" 2>/dev/null; wait "$holder" 2>/dev/null
+
 spec '["sh","-c","id -u; id -g; id -G; pwd; echo $FOO"]' '' '' '' '' \
 	',"user":{"uid":1000,"gid":1001,"additionalGids":[5,7]},"env":["PATH=/bin","FOO=bar"],"cwd":"/tmp","noNewPrivileges":true'
 run
 [ "$RC" = 0 -a "$(tr '\n' ' ' <"$T/out")" = "1000 1001 1001 5 7 /tmp bar " ]; res "user, groups, cwd, env"
+
+# the rest of config.json that the runtime honours (the lifecycle's part) applies to run as well
+spec '["sh","-c","grep -E ^CapEff /proc/self/status"]' "$PROC" '' '' '' \
+	',"capabilities":{"bounding":["CAP_KILL"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"]}'
+run
+[ "$RC" = 0 ] && [ "$(awk '{print $2}' "$T/out")" = 0000000000000020 ]; res "process.capabilities apply"
+spec '["true"]' '' '' ',"hooks":{"prestart":[{"path":"/bin/true"}]}'
+run
+[ "$RC" = 2 ] && grep -q "hooks" "$T/err"; res "what run cannot do (hooks) is refused, not ignored"
 
 spec '["nonexistent-program"]' ''
 run
@@ -368,6 +412,24 @@ spec '["sh","-c","touch /x 2>&1; cat /proc/self/mountinfo"]' "$PROC" '' ',"root"
 run
 [ "$RC" = 0 ] && grep -q "touch: /x: Read-only file system" "$T/out" && has "$(mopts /)" ro; res "root.readonly"
 
+# ---- a read-only rootfs ----
+# Existing mount points are enough; a missing one is a clear error naming the mount and the call. With
+# root.readonly on a writable rootfs, missing mount points are created first, and the root made read-only last.
+mkdir -p "$R/dev"
+mount --bind "$R" "$R" && mount -o remount,bind,ro "$R"
+spec '["sh","-c","touch /x 2>&1; test -c /dev/null && echo dev-ok"]' "$PROC"
+run
+[ "$RC" = 0 ] && grep -q "touch: /x: Read-only file system" "$T/out" && grep -qx dev-ok "$T/out"; res "read-only rootfs: runs when the mount points exist"
+spec "$MI" "$PROC, {\"destination\":\"/missing/t\",\"type\":\"tmpfs\"}"
+run
+[ "$RC" = 1 ] && grep -q "mount tmpfs on /missing/t: mkdirat: read-only file system (creating the mount point inside the root)" "$T/err"
+res "read-only rootfs: a missing mount point is a clear error"
+umount -l "$R"
+spec "$MI" "$PROC, {\"destination\":\"/missing/t\",\"type\":\"tmpfs\"}" '' ',"root":{"path":"rootfs","readonly":true}'
+run
+[ "$RC" = 0 ] && [ "$(mtype /missing/t)" = tmpfs ] && has "$(mopts /)" ro; res "root.readonly: missing mount points are created before the root is made read-only"
+rm -rf "$R/missing" "$R/dev"
+
 # ---- hostile bundles ----
 
 mkdir -p "$T/hostdir" "$T/hostdir2"
@@ -386,6 +448,21 @@ run
 	[ -n "$(mline "$T/hostdir/y")" ]; res "an absolute symlink in the rootfs is followed inside it"
 [ -d "$R$T/hostdir2/z" -a ! -e "$T/hostdir2/z" ] && [ -n "$(mline "$T/hostdir2/z")" ]; res "a destination with .. stays inside"
 rm -f "$R/evil"
+# The options go to the mount just made, never to what the destination's path leads to afterwards: here
+# "/la/l/.." is /la before the bind, but the root once the bind's own "l -> /" is in the way. (With mount(2)
+# the target was once reopened by that path, and "ro" landed on the container's root.)
+mkdir -p "$T/lsrc"
+ln -s / "$T/lsrc/l"
+spec '["sh","-c","touch /la/x 2>&1; touch /y && echo root-rw"]' "$PROC, {\"destination\":\"/la/l/..\",\"type\":\"bind\",\"source\":\"$T/lsrc\",\"options\":[\"bind\",\"ro\"]}"
+run
+[ "$RC" = 0 ] && grep -q "touch: /la/x: Read-only file system" "$T/out" && grep -qx root-rw "$T/out"
+res "options apply to the new mount, not to where its destination path leads after it"
+rm -rf "$R/la" "$R/y"
+# /proc/1/root is the init's root, the host's until pivot_root: a magic link is never followed
+spec "$MI" "$PROC, {\"destination\":\"/proc/1/root$T/hostdir/m\",\"type\":\"tmpfs\"}"
+run
+[ "$RC" = 1 ] && grep -q "too many levels of symbolic links" "$T/err" && [ ! -e "$T/hostdir/m" ]
+res "a destination through /proc's magic links is refused"
 
 # ---- user namespace and idmap ----
 
@@ -396,11 +473,15 @@ NS_USER='[{"type":"mount"},{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":
 MAPS=',"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],"gidMappings":[{"containerID":0,"hostID":100000,"size":65536}]'
 spec '["sh","-c","stat -c %u /idm/rootfile; stat -c %u /plain/rootfile; echo x > /dev/null && echo null-ok; cat /proc/self/mountinfo"]' "$PROC,
  {\"destination\":\"/idm\",\"type\":\"bind\",\"source\":\"$T/idsrc\",\"options\":[\"rbind\",\"idmap\"]},
- {\"destination\":\"/plain\",\"type\":\"bind\",\"source\":\"$T/idsrc\",\"options\":[\"rbind\"]}" "$MAPS" '' "$NS_USER"
+ {\"destination\":\"/plain\",\"type\":\"bind\",\"source\":\"$T/idsrc\",\"options\":[\"rbind\"]},
+ {\"destination\":\"/idr\",\"type\":\"bind\",\"source\":\"$T/tree\",\"options\":[\"rbind\",\"ridmap\"]},
+ {\"destination\":\"/idn\",\"type\":\"bind\",\"source\":\"$T/tree\",\"options\":[\"rbind\",\"idmap\"]}" "$MAPS" '' "$NS_USER"
 run
 if [ "$MODE" = api ]; then
 	[ "$RC" = 0 ] &&
 		[ "$(sed -n 1,3p "$T/out" | tr '\n' ' ')" = "0 65534 null-ok " ] && has "$(mopts /idm)" idmapped; res "user namespace: idmapped bind maps the owner, a plain bind does not"
+	has "$(mopts /idr)" idmapped && has "$(mopts /idr/sub)" idmapped && has "$(mopts /idn)" idmapped &&
+		! has "$(mopts /idn/sub)" idmapped; res "ridmap idmaps the submounts too, idmap the top mount only"
 else
 	[ "$RC" = 1 ] &&
 		grep -q "bind $T/idsrc on /idm: .*operation not supported (idmapped mounts need mount_setattr" "$T/err"; res "user namespace: idmap with mount(2) is refused clearly"
@@ -429,6 +510,11 @@ fi
 spec '["sh","-c","id -u; echo x > /dev/null && echo null-ok"]' "$PROC" "$MAPS" '' "$NS_USER"
 run
 [ "$RC" = 0 ] && [ "$(tr '\n' ' ' <"$T/out")" = "0 null-ok " ]; res "user namespace: default /dev with bound device nodes"
+spec "[\"sh\",\"-c\",\"$TTYCMD\"]" "$PROC" "$MAPS" '' "$NS_USER" ',"terminal":true,"user":{"uid":1000,"gid":1000}'
+"$BX" run --bundle "$B" "${FLAG[@]}" tty3 </dev/null >"$T/out" 2>"$T/err"
+RC=$?
+[ "$RC" = 3 ] && [ "$(tr -d '\r' <"$T/out" | tr '\n' ' ')" = "/dev/pts/0 stdio-tty 88:0:1000 34816 " ]
+res "user namespace: the terminal works the same (pty owned by the process's mapped uid)"
 chown -R 0:0 "$R"
 
 # ---- errors name the field, the mount, the syscall ----

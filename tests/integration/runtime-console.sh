@@ -17,7 +17,7 @@ wait_socket() {
 	rt_fail "console socket $1 never appeared"
 }
 
-rt_bundle "$T/b" '["sh", "-c", "tty; stty size; read line; echo got:$line; sleep 100"]' \
+rt_bundle "$T/b" '["sh", "-c", "tty; stty size; test -c /dev/console && echo console-ok; read line; echo got:$line; sleep 100"]' \
 	'"terminal": true, "consoleSize": { "height": 24, "width": 80 },'
 # without a socket, a terminal cannot be handed over: refused before anything starts
 B create --bundle "$T/b" t0 2>"$T/err" && rt_fail "terminal without --console-socket was accepted"
@@ -34,6 +34,7 @@ grep -q '^name=/dev/pts/' "$T/console.out" || rt_fail "no pty name sent: $(cat "
 grep -q '^/dev/pts/0' "$T/console.out" || rt_fail "the process's stdin is not the container's pty 0: $(cat "$T/console.out")"
 grep -q '^24 80' "$T/console.out" || rt_fail "consoleSize not applied: $(cat "$T/console.out")"
 grep -q 'got:typed-input' "$T/console.out" || rt_fail "input did not reach the process: $(cat "$T/console.out")"
+grep -q 'console-ok' "$T/console.out" || rt_fail "no /dev/console in the container: $(cat "$T/console.out")"
 
 # exec with a terminal: a second pty of the same devpts instance
 "$HELPER" console "$T/exec.sock" "$T/exec.out" &

@@ -11,10 +11,9 @@ rt_require
 # Everything runs under the subreaper helper, which records the containers' exit statuses in $RT_EXITS.
 if [ -z "${RT_EXITS:-}" ]; then
 	exits=$(mktemp /tmp/boxshare-rt-exits.XXXXXX)
+	trap 'rm -f "$exits"' EXIT
 	RT_EXITS=$exits "$HELPER" reap "$exits" -- "$0" "$@"
-	rc=$?
-	rm -f "$exits"
-	exit $rc
+	exit $?
 fi
 rt_setup
 B() { "$BOXSHARE" --root "$ROOT" "$@"; }
@@ -31,6 +30,10 @@ B list --format json | grep -q '"id":"c1"' || rt_fail "list --format json does n
 grep -q sleep "/proc/$pid/cmdline" && rt_fail "c1 exec'd before start"
 B start c1 || rt_fail "start c1"
 [ "$(rt_status c1)" = running ] || rt_fail "c1 after start: '$(rt_status c1)'"
+# the container's own process got the spec's bounding set, no_new_privs and rlimit before its exec
+grep -q 'CapBnd:.*00000000000004e1' "/proc/$pid/status" || rt_fail "init: $(grep CapBnd "/proc/$pid/status")"
+grep -q 'NoNewPrivs:.*1' "/proc/$pid/status" || rt_fail "init: no_new_privs not set"
+grep -q '^Max open files  *512  *1024' "/proc/$pid/limits" || rt_fail "init: $(grep 'open files' "/proc/$pid/limits")"
 B start c1 2>/dev/null && rt_fail "a second start succeeded"
 B delete c1 2>/dev/null && rt_fail "delete of a running container without --force succeeded"
 
@@ -48,6 +51,11 @@ B exec c1 -- sh -c 'ulimit -n' | grep -qx 512 || rt_fail "RLIMIT_NOFILE not appl
 B exec --process /nonexistent c1 2>/dev/null && rt_fail "exec with a missing --process file succeeded"
 B exec c1 -- /no/such/program 2>"$T/err" && rt_fail "exec of a missing program succeeded"
 grep -q "no/such/program" "$T/err" || rt_fail "exec error does not name the program: $(cat "$T/err")"
+# no descriptor leaks into the container: the init has stdio only, an exec'd process too (+ ls's own dir
+# fd), even when whoever runs the runtime has more open (fd 9 here)
+[ "$(ls "/proc/$pid/fd" | sort -n | tr '\n' ' ')" = "0 1 2 " ] || rt_fail "init's fds: $(ls -l "/proc/$pid/fd")"
+fds=$(B exec c1 -- ls /proc/self/fd 9</dev/null | tr '\n' ' ')
+[ "$fds" = "0 1 2 3 " ] || rt_fail "exec'd process's fds: $fds"
 # exec --process FILE, as conmon and containerd's shim call it: detached, with a pid file
 cat > "$T/proc.json" <<JSON
 { "args": [ "sh", "-c", "echo \$FOO > /tmp/from-process-file" ], "env": [ "PATH=/bin", "FOO=bar" ], "cwd": "/",
@@ -84,6 +92,36 @@ dpid=$(rt_pid dup)
 B delete dup || rt_fail "delete of a created container"
 sleep 0.2
 [ -d "/proc/$dpid" ] && grep -q "^State:.*[RS]" "/proc/$dpid/status" && rt_fail "init of the deleted 'dup' survived"
+
+# -- a user namespace: the init is root of the container, mapped to 100000 on the host; exec joins it -----
+chmod 755 "$T"
+cp -a "$T/rootfs" "$T/urootfs"
+chown -R 100000:100000 "$T/urootfs"
+rt_bundle "$T/bu" '["sleep", "100"]'
+python3 - "$T/bu/config.json" "$T/urootfs" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["root"]["path"] = sys.argv[2]
+c["linux"]["namespaces"].append({"type": "user"})
+c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+B create --bundle "$T/bu" cu || rt_fail "create with a user namespace"
+B start cu || rt_fail "start with a user namespace"
+grep -q "^Uid:.*100000" "/proc/$(rt_pid cu)/status" || rt_fail "the init is not mapped to 100000"
+[ "$(B exec cu -- sh -c 'id -u; cat /proc/self/uid_map' | tr -s ' \n' ' ')" = "0 0 100000 65536 " ] \
+	|| rt_fail "exec did not join the user namespace: $(B exec cu -- cat /proc/self/uid_map)"
+B delete --force cu || rt_fail "delete cu"
+chmod 700 "$T"
+
+# -- a non-root process.user with capabilities: refused at start with the reason, not silently weakened --
+rt_bundle "$T/bn" '["sleep", "100"]'
+sed -i 's/"uid": 0, "gid": 0/"uid": 1000, "gid": 1000/' "$T/bn/config.json"
+B create --bundle "$T/bn" cn || rt_fail "create cn"
+B start cn 2>"$T/err" && rt_fail "a non-root user with capabilities started"
+grep -q "process.user.uid 1000" "$T/err" || rt_fail "non-root refusal does not say why: $(cat "$T/err")"
+B delete --force cn || rt_fail "delete cn"
 
 # -- the container's own exit status (seen by the subreaper, as conmon sees it) ----------------------------
 rt_bundle "$T/b2" '["sh", "-c", "exit 42"]'
@@ -132,6 +170,20 @@ B create --bundle "$T/b4" c4 2>"$T/err" && rt_fail "create with a failing hook s
 grep -q "createRuntime" "$T/err" || rt_fail "hook failure not named: $(cat "$T/err")"
 [ -e "$ROOT/c4" ] && rt_fail "failed create left its state dir"
 
+# -- linux.sysctl: namespaced keys land in the container's namespaces, not the host's ----------------------
+host_fwd=$(cat /proc/sys/net/ipv4/ip_forward)
+want=$((1 - host_fwd))
+rt_bundle "$T/bs" '["sleep", "100"]' '' '' '"sysctl": { "net.ipv4.ip_forward": "'$want'", "kernel.shmmni": "1234" },'
+B create --bundle "$T/bs" cs || rt_fail "create with linux.sysctl"
+B start cs || rt_fail "start cs"
+[ "$(B exec cs -- cat /proc/sys/net/ipv4/ip_forward)" = $want ] || rt_fail "net.ipv4.ip_forward not set in the container"
+[ "$(B exec cs -- cat /proc/sys/kernel/shmmni)" = 1234 ] || rt_fail "kernel.shmmni not set in the container"
+[ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$host_fwd" ] || rt_fail "the host's ip_forward changed"
+B delete --force cs || rt_fail "delete cs"
+rt_bundle "$T/bs2" '["true"]' '' '' '"sysctl": { "vm.swappiness": "10" },'
+B create --bundle "$T/bs2" cs2 2>"$T/err" && rt_fail "a host-wide sysctl was accepted"
+grep -q "vm.swappiness" "$T/err" || rt_fail "sysctl refusal does not name the key: $(cat "$T/err")"
+
 # -- a spec member we cannot honour is refused, not dropped -------------------------------------------------
 rt_bundle "$T/b5" '["true"]' '"apparmorProfile": "docker-default",'
 B create --bundle "$T/b5" c5 2>"$T/err" && rt_fail "apparmorProfile was accepted"
@@ -151,30 +203,41 @@ wait
 [ -z "$(B list --quiet)" ] || rt_fail "concurrent delete left: $(B list --quiet)"
 
 # -- delete --force after the runtime was SIGKILLed in the middle of create ---------------------------------
-cat > "$T/slow.sh" <<HOOK
-#!/bin/sh
-echo \$\$ > "$T/slow.pid"
-exec sleep 30
-HOOK
-chmod +x "$T/slow.sh"
-rt_bundle "$T/b7" '["sleep", "100"]' '' '"hooks": { "createRuntime": [ { "path": "'$T'/slow.sh" } ] },'
-"$BOXSHARE" --root "$ROOT" create --bundle "$T/b7" crash 2>/dev/null &
-cpid=$!
-for i in $(seq 100); do [ -s "$T/slow.pid" ] && break; sleep 0.05; done
-[ -s "$T/slow.pid" ] || rt_fail "the slow createRuntime hook never ran"
-RT_KILL_PIDS="$(cat "$T/slow.pid")"
-ipid=$(rt_pid crash)
-kill -9 $cpid
-wait $cpid 2>/dev/null
-[ $? = 137 ] || rt_fail "the create process was not the one killed"
-kill -9 "$(cat "$T/slow.pid")" 2>/dev/null
-[ -n "$ipid" ] && [ -d "/proc/$ipid" ] || rt_fail "no init recorded for the half-created container"
-[ "$(rt_status crash)" = creating ] || rt_fail "after the crash the state is '$(rt_status crash)', expected creating"
-B delete crash 2>/dev/null && rt_fail "delete without --force of a half-created container succeeded"
-B delete --force crash || rt_fail "delete --force after the crash"
-[ -e "$ROOT/crash" ] && rt_fail "delete --force left the state dir"
-if [ -n "$ipid" ] && [ -d "/proc/$ipid" ] && ! grep -q "^State:.*Z" "/proc/$ipid/status"; then
-	rt_fail "the crashed create's init $ipid survived delete --force"
-fi
+# crash_at ID HOOKS: start create with a hook that records its pid in $T/rootfs/tmp/slow.pid and sleeps,
+# SIGKILL the create while the hook runs; sets $ipid to the init's pid as recorded in the state.
+crash_at() {
+	rm -f "$T/rootfs/tmp/slow.pid"
+	rt_bundle "$T/b-$1" '["sleep", "100"]' '' "$2"
+	"$BOXSHARE" --root "$ROOT" create --bundle "$T/b-$1" "$1" 2>/dev/null &
+	local cpid=$! i
+	for i in $(seq 100); do [ -s "$T/rootfs/tmp/slow.pid" ] && break; sleep 0.05; done
+	[ -s "$T/rootfs/tmp/slow.pid" ] || rt_fail "$1: the slow hook never ran"
+	RT_KILL_PIDS="$RT_KILL_PIDS $(cat "$T/rootfs/tmp/slow.pid")"
+	ipid=$(rt_pid "$1")
+	[ -n "$ipid" ] || rt_fail "$1: no init pid recorded while create runs"
+	kill -9 $cpid
+	wait $cpid 2>/dev/null
+	[ $? = 137 ] || rt_fail "$1: the create process was not the one killed"
+	kill -9 "$(cat "$T/rootfs/tmp/slow.pid")" 2>/dev/null
+}
+init_gone() { [ ! -d "/proc/$1" ] || grep -q "^State:.*Z" "/proc/$1/status"; }
+RT_KILL_PIDS=""
+slow='[ "busybox", "sh", "-c", "echo $$ > '$T'/rootfs/tmp/slow.pid; exec sleep 30" ]'
+# killed during createRuntime (before the init set anything up): the init goes with it
+crash_at crash1 '"hooks": { "createRuntime": [ { "path": "'$BUSYBOX'", "args": '"$slow"' } ] },'
+for i in $(seq 50); do init_gone "$ipid" && break; sleep 0.1; done
+init_gone "$ipid" || rt_fail "crash1: the init outlived its create"
+B delete --force crash1 || rt_fail "crash1: delete --force"
+[ -e "$ROOT/crash1" ] && rt_fail "crash1: delete --force left the state dir"
+# killed during createContainer (the init is set up, blocked before exec, holding the state's lock)
+slow2='[ "busybox", "sh", "-c", "echo $$ > /tmp/slow.pid; exec sleep 30" ]'
+crash_at crash2 '"hooks": { "createContainer": [ { "path": "'$BUSYBOX'", "args": '"$slow2"' } ] },'
+init_gone "$ipid" && rt_fail "crash2: no init was left waiting (the scenario did not happen)"
+[ "$(rt_status crash2)" = creating ] || rt_fail "crash2: state '$(rt_status crash2)', expected creating"
+B delete crash2 2>/dev/null && rt_fail "crash2: delete without --force succeeded"
+B delete --force crash2 || rt_fail "crash2: delete --force"
+[ -e "$ROOT/crash2" ] && rt_fail "crash2: delete --force left the state dir"
+for i in $(seq 50); do init_gone "$ipid" && break; sleep 0.1; done
+init_gone "$ipid" || rt_fail "crash2: the init $ipid survived delete --force"
 B delete --force never-existed || rt_fail "delete --force of an unknown id must succeed (runc)"
 echo "runtime-lifecycle: ok"

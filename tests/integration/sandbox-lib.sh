@@ -41,6 +41,10 @@ expect_not() {
 expect_rc() {
 	if [ "$1" = "$2" ]; then ok "$3: status $1"; else fail "$3: status $1, expected $2"; fi
 }
+# expect_eq GOT WANT WHAT
+expect_eq() {
+	if [ "$1" = "$2" ]; then ok "$3: $1"; else fail "$3: $1, expected $2"; fi
+}
 # wait_line FILE LINE SECONDS: wait until FILE has LINE
 wait_line() {
 	local i

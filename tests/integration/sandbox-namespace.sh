@@ -36,7 +36,7 @@ expect "$out" "caps CapAmb: 0000000000000000"
 expect "$out" "caps NoNewPrivs: 1"
 expect "$out" "caps Seccomp: 2"
 expect "$out" "ns pid: 2"                   # pid 1 is the namespace's init, the server pid 2
-for ns in pid net mnt ipc; do
+for ns in pid net mnt ipc cgroup; do
 	expect_not "$out" "ns $ns: $(host_ns $ns)"
 	grep -q "^ns $ns: $ns:\[" "$out" || fail "no $ns namespace line"
 done
@@ -47,12 +47,32 @@ expect "$out" "nofile: $hard $hard"         # raised to the hard limit, not beyo
 [ -f "$tmp/marker1" ] && ok "supervisor_cleanup ran" || fail "supervisor_cleanup did not run"
 [ -s "$tmp/err1" ] && { fail "stderr not empty"; cat "$tmp/err1" >&2; }
 
-# --- read-only share: fewer capabilities ---
+# --- read-only export: fewer capabilities, and the share's mount in the sandbox is read-only ---
 out=$tmp/out2
-"$probe" --sandbox namespace --seccomp kill --ro --share "$share" caps >"$out" 2>&1
+"$probe" --sandbox namespace --seccomp kill --ro --share "$share" caps create new read file >"$out" 2>&1
 expect_rc $? 0 "read-only probe"
-expect "$out" "caps CapEff: 00000000000000c6"
-expect "$out" "caps CapBnd: 00000000000000c6"
+expect "$out" "caps CapEff: 00000000000000c4"     # SETUID SETGID DAC_READ_SEARCH
+expect "$out" "caps CapBnd: 00000000000000c4"
+expect "$out" "create new: Read-only file system"
+expect "$out" "read file: hello"
+[ ! -e "$share/new" ] && ok "nothing created on the host" || fail "a file was created through a read-only export"
+
+# --- file handles: with them (the default) open_by_handle_at works; without, no CAP_DAC_READ_SEARCH and the
+# syscall kills (with it, open_by_handle_at would ignore the bind mount and reach the whole file system) ---
+out=$tmp/out2b
+"$probe" --sandbox namespace --seccomp kill --share "$share" handle >"$out" 2>&1
+expect_rc $? 0 "file handles allowed"
+expect "$out" "handle: opened"
+"$probe" --sandbox namespace --seccomp kill --no-handles --share "$share" caps create new2 ready handle >"$out" 2>&1
+expect_rc $? 159 "open_by_handle_at without --file-handles (SIGSYS)"
+expect "$out" "caps CapEff: 00000000880000db"     # the rw set without DAC_READ_SEARCH
+expect "$out" "create new2: ok"
+expect "$out" "ready"
+"$probe" --sandbox namespace --seccomp kill --no-handles --ro --share "$share" caps >"$out" 2>&1
+expect "$out" "caps CapEff: 00000000000000c2"     # SETUID SETGID DAC_OVERRIDE, on a read-only mount
+# even with the filter only logging, the kernel refuses a forged handle without CAP_DAC_READ_SEARCH
+"$probe" --sandbox namespace --seccomp log --no-handles --share "$share" fsroot-handle >"$out" 2>&1
+expect "$out" "fsroot-handle: refused"
 
 # --- propagation: host -> server yes, server -> host no ---
 out=$tmp/out3
@@ -83,7 +103,7 @@ else
 	cat "$out" "$tmp/err3" >&2
 fi
 mounts_after=$(wc -l </proc/self/mountinfo)
-expect_rc "$mounts_after" "$mounts_before" "host mount count unchanged"
+expect_eq "$mounts_after" "$mounts_before" "host mount count unchanged"
 
 # --- SIGTERM to the supervisor: relayed by the init to the server, which has no handler: status 143 ---
 out=$tmp/out4

@@ -23,7 +23,7 @@ expect "$out" "caps CapBnd: 00000000880000df"
 expect "$out" "caps CapAmb: 0000000000000000"
 expect "$out" "caps NoNewPrivs: 1"
 expect "$out" "caps Seccomp: 2"
-for ns in pid net mnt ipc; do expect "$out" "ns $ns: $(host_ns $ns)"; done
+for ns in pid net mnt ipc cgroup; do expect "$out" "ns $ns: $(host_ns $ns)"; done
 [ -s "$tmp/err1" ] && { fail "stderr not empty"; cat "$tmp/err1" >&2; }
 
 # with a cleanup: a supervisor (same pid namespace) runs it after the server, whose status it passes on
@@ -43,7 +43,7 @@ expect_rc $? 159 "SIGSYS through the supervisor"
 out=$tmp/out2
 "$probe" --sandbox none --seccomp none --ro --share "$share" caps >"$out" 2>&1
 expect_rc $? 0 "read-only, no seccomp"
-expect "$out" "caps CapEff: 00000000000000c6"
+expect "$out" "caps CapEff: 00000000000000c4"
 expect "$out" "caps Seccomp: 0"
 
 finish

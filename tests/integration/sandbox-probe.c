@@ -3,20 +3,31 @@
  * A stand-in for `boxshare serve` in the sandbox tests: it holds what the server holds (a share directory fd,
  * a /proc fd), calls sandbox_enter() and then reports, action by action, what it can and cannot do from inside.
  *
- *   sandbox-probe [--sandbox M] [--seccomp S] [--ro] [--nofile N] [--marker PATH] [--handle-term]
- *                 --share DIR ACTION...
+ *   sandbox-probe [--sandbox M] [--seccomp S] [--ro] [--no-handles] [--nofile N] [--marker PATH]
+ *                 [--handle-term] --share DIR ACTION...
  *   sandbox-probe mount-in PID PATH      (the test's helper: mount a tmpfs at PATH in PID's mount namespace)
  *   sandbox-probe sanitizer              (prints 1 in a sanitizer build)
  *
  * Actions (each prints one line "ACTION: result" on stdout):
- *   root             the names in "/"                 host PATH        open a host path
- *   dotdot           ".." reaching host files?     read NAME        read a file through the share fd
- *   reopen NAME      reopen through proc "self/fd/N"  caps             Cap*, NoNewPrivs, Seccomp of self/status
- *   ns               pid, and the pid/net/mnt/ipc ns  proc             pid directories of the held /proc
- *   procpid PID      is PID visible in the held /proc leak             malloc and forget 4242 bytes
- *   nofile           the RLIMIT_NOFILE soft limit     wait NAME SECS   wait until NAME exists in the share
- *   ready            a line the test waits for        pause            sleep until a signal
+ *   root             the names in "/"
+ *   host PATH        open a host path
+ *   dotdot           can ".." from the share fd reach the host's files?
+ *   read NAME        read a file through the share fd
+ *   create NAME      create a file through the share fd
+ *   handle           name_to_handle_at + open_by_handle_at of the share's root
+ *   fsroot-handle    open_by_handle_at of a forged handle of an ext4 file system's root (inode 2,
+ *                    generation 0), the "shocker" escape from a bind mount
+ *   reopen NAME      reopen it through the held /proc fd as "self/fd/N"
+ *   caps             Cap*, NoNewPrivs and Seccomp of self/status
+ *   ns               our pid, and our pid/net/mnt/ipc/cgroup namespaces
+ *   proc             the pid directories and other entries of the held /proc
+ *   procpid PID      is PID visible in the held /proc?
+ *   nofile           the RLIMIT_NOFILE limits
+ *   wait NAME SECS   wait until NAME exists in the share
+ *   ready            a line the test waits for
+ *   pause            sleep until a signal
  *   forbid SYSCALL   call mount|socket|execve|ptrace|unshare
+ *   leak             malloc and forget 4242 bytes (to see by hand that LeakSanitizer works inside)
  *   exit N           exit with status N
  */
 #include <dirent.h>
@@ -26,6 +37,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +146,42 @@ static void act_read(const char *name)
 	read_fd(what, fd);
 }
 
+static void act_create(const char *name)
+{
+	_cleanup_close_ int fd = openat(share_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	out("create %s: %s", name, fd >= 0 ? "ok" : strerror(errno));
+}
+
+static void act_handle(void)
+{
+	union {
+		struct file_handle h;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} u = { .h.handle_bytes = MAX_HANDLE_SZ };
+	int mnt;
+	if (name_to_handle_at(share_fd, "", &u.h, &mnt, AT_EMPTY_PATH) < 0) {
+		out("handle: name_to_handle_at: %s", strerror(errno));
+		return;
+	}
+	/* the mount fd may not be an O_PATH one */
+	_cleanup_close_ int mfd = openat(share_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = open_by_handle_at(mfd, &u.h, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	out("handle: %s", fd >= 0 ? "opened" : strerror(errno));
+}
+
+static void act_fsroot_handle(void)
+{
+	union {
+		struct file_handle h;
+		char buf[sizeof(struct file_handle) + 8];
+	} u = { .h.handle_bytes = 8, .h.handle_type = 1 /* FILEID_INO32_GEN */ };
+	const uint32_t ino_gen[2] = { 2, 0 };
+	memcpy(u.h.f_handle, ino_gen, sizeof(ino_gen));
+	_cleanup_close_ int mfd = openat(share_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = open_by_handle_at(mfd, &u.h, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	out("fsroot-handle: %s", fd >= 0 ? "OPENED" : "refused");
+}
+
 static void act_reopen(const char *name)
 {
 	char what[300], path[64];
@@ -169,7 +217,7 @@ static void act_caps(void)
 
 static void act_ns(void)
 {
-	static const char *const kinds[] = { "pid", "net", "mnt", "ipc" };
+	static const char *const kinds[] = { "pid", "net", "mnt", "ipc", "cgroup" };
 	out("ns pid: %d", (int)getpid());
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
 		char path[32], link[64];
@@ -272,12 +320,13 @@ int main(int argc, char **argv)
 
 	struct sandbox_opts o = { .mode = SANDBOX_NAMESPACE, .seccomp = SANDBOX_SECCOMP_KILL, .keep_chown = true };
 	const char *share = NULL;
-	enum { O_SANDBOX = 256, O_SECCOMP, O_RO, O_NOFILE, O_MARKER, O_HANDLE_TERM, O_SHARE };
+	enum { O_SANDBOX = 256, O_SECCOMP, O_RO, O_NO_HANDLES, O_NOFILE, O_MARKER, O_HANDLE_TERM, O_SHARE };
 	static const struct option opts[] = {
 		{ "sandbox", required_argument, NULL, O_SANDBOX }, { "seccomp", required_argument, NULL, O_SECCOMP },
 		{ "ro", no_argument, NULL, O_RO },                 { "nofile", required_argument, NULL, O_NOFILE },
 		{ "marker", required_argument, NULL, O_MARKER },   { "handle-term", no_argument, NULL, O_HANDLE_TERM },
-		{ "share", required_argument, NULL, O_SHARE },     {}
+		{ "share", required_argument, NULL, O_SHARE },     { "no-handles", no_argument, NULL, O_NO_HANDLES },
+		{}
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -292,6 +341,9 @@ int main(int argc, char **argv)
 			break;
 		case O_RO:
 			o.keep_chown = false;
+			break;
+		case O_NO_HANDLES:
+			o.no_file_handles = true;
 			break;
 		case O_NOFILE:
 			o.nofile = strtoull(optarg, NULL, 10);
@@ -337,6 +389,12 @@ int main(int argc, char **argv)
 			act_dotdot();
 		else if (!strcmp(a, "read"))
 			act_read(arg), i++;
+		else if (!strcmp(a, "create"))
+			act_create(arg), i++;
+		else if (!strcmp(a, "handle"))
+			act_handle();
+		else if (!strcmp(a, "fsroot-handle"))
+			act_fsroot_handle();
 		else if (!strcmp(a, "reopen"))
 			act_reopen(arg), i++;
 		else if (!strcmp(a, "caps"))

@@ -69,6 +69,21 @@ stop() {
 	is_mounted && { fail "$2: $MNT still mounted"; umount -l "$MNT"; } || ok "$2: nothing left mounted"
 }
 
+# confined_server SUP: the server under supervisor SUP (its grandchild: SUP -> init -> server), once it runs
+# under its filter (the mount appears before the sandbox is entered, so wait for it). Empty if none in 5 s.
+confined_server() {
+	local i init server
+	for ((i = 0; i < 100; i++)); do
+		init=$(cat /proc/"$1"/task/*/children 2>/dev/null | awk '{ print $1 }')
+		server=$(cat /proc/"$init"/task/*/children 2>/dev/null | awk '{ print $1 }')
+		if [ -n "$server" ] && grep -q '^Seccomp:[[:space:]]*2' /proc/"$server"/status 2>/dev/null; then
+			echo "$server"
+			return
+		fi
+		sleep 0.05
+	done
+}
+
 # the round a user would make through the mount
 round() {
 	local m=$MNT what=$1
@@ -139,8 +154,7 @@ fi
 # --- namespace + kill: the real configuration ---
 if serve --sandbox namespace --seccomp kill; then
 	sup=$SERVE_PID
-	init=$(cat /proc/"$sup"/task/*/children | awk '{ print $1 }')
-	server=$(cat /proc/"$init"/task/*/children 2>/dev/null | awk '{ print $1 }')
+	server=$(confined_server "$sup")
 	if [ -n "$server" ]; then
 		# (a sanitizer build mounts the server's own procfs at /proc: its leak check reads it by path)
 		root_list=$(ls -A /proc/"$server"/root/ 2>/dev/null)
@@ -165,17 +179,20 @@ if serve --sandbox namespace --seccomp kill; then
 	stop SIGTERM "namespace/kill"
 fi
 
-# --- read-only export: fewer capabilities ---
+# --- read-only export: fewer capabilities (no CAP_DAC_OVERRIDE), and still every file readable ---
 echo ro >"$SHARE/ro"
+mkdir "$SHARE/closed" && echo inner >"$SHARE/closed/f" && chmod 000 "$SHARE/closed/f" "$SHARE/closed" "$SHARE/ro"
 if serve --sandbox namespace --seccomp kill --readonly; then
-	init=$(cat /proc/"$SERVE_PID"/task/*/children | awk '{ print $1 }')
-	server=$(cat /proc/"$init"/task/*/children 2>/dev/null | awk '{ print $1 }')
-	[ "$(cat "$MNT/ro")" = ro ] && ok "readonly: read" || fail "readonly: read"
-	grep -q '^CapEff:[[:space:]]*00000000000000c6' /proc/"$server"/status 2>/dev/null && ok "readonly: fewer capabilities" ||
+	server=$(confined_server "$SERVE_PID")
+	[ "$(cat "$MNT/ro")" = ro ] && ok "readonly: read a mode-000 file" || fail "readonly: read a mode-000 file"
+	[ "$(ls "$MNT/closed")" = f ] && [ "$(cat "$MNT/closed/f")" = inner ] && ok "readonly: list and read in a mode-000 dir" ||
+		fail "readonly: mode-000 directory"
+	echo x 2>/dev/null >"$MNT/ro" && fail "readonly: a write got through" || ok "readonly: writes refused"
+	grep -q '^CapEff:[[:space:]]*00000000000000c4' /proc/"$server"/status 2>/dev/null && ok "readonly: fewer capabilities" ||
 		fail "readonly: caps $(grep CapEff /proc/"$server"/status 2>/dev/null)"
 	stop umount "namespace/readonly"
 fi
-rm -f "$SHARE/ro"
+rm -rf "$SHARE/ro" "$SHARE/closed"
 
 # --- the other modes ---
 # A sanitizer build's leak check reads /proc by path, which a chroot into an empty directory lacks.

@@ -49,11 +49,16 @@ for sandbox in namespace none; do
 	mkdir "$T/mnt/d" && rmdir "$T/mnt/d" || fail "$sandbox: mkdir/rmdir"
 	mv "$T/mnt/new.txt" "$T/mnt/renamed.txt" && rm "$T/mnt/renamed.txt" || fail "$sandbox: rename/unlink"
 	[ ! -e "$T/src/renamed.txt" ] || fail "$sandbox: unlink not on the host"
-	# a file held open while we stop: the exit must not wait for it
+	# a file held open and a process waiting for a lock while we stop: the exit must wait for neither
 	exec 9<"$T/mnt/a.txt"
+	flock "$T/mnt/a.txt" sleep 30 2>/dev/null & HOLDER=$!
+	sleep 0.2
+	flock "$T/mnt/a.txt" true 2>/dev/null & WAITER=$!
+	sleep 0.2
 	kill -TERM "$PID"
 	wait_exit; rc=$?
 	exec 9<&-
+	kill "$HOLDER" "$WAITER" 2>/dev/null; wait "$HOLDER" "$WAITER" 2>/dev/null
 	[ $rc = 0 ] || fail "$sandbox: SIGTERM: exit status $rc"
 	mounted && fail "$sandbox: still mounted after SIGTERM"
 

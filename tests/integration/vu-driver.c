@@ -429,7 +429,10 @@ static void bench(int hostdir, double secs)
 	}
 	long done;
 	double t;
-	unsigned depth = 8;
+	/* requests in flight (VU_BENCH_DEPTH, 1..16): 1 measures latency, 8 throughput */
+	unsigned depth = getenv("VU_BENCH_DEPTH") ? (unsigned)atoi(getenv("VU_BENCH_DEPTH")) : 8;
+	if (depth < 1 || depth > 16)
+		depth = 8;
 	t = pump(secs, depth, FUSE_LOOKUP, FUSE_ROOT_ID, "bench.dat", 10, NULL, 0, sizeof(e), &done);
 	printf("lookup %.0f req/s\n", done / t);
 	struct fuse_getattr_in ga = { 0 };

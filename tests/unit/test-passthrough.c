@@ -11,6 +11,8 @@
 #include <linux/fuse.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,6 +483,26 @@ static void test_file_io(void)
 	free_pt(fs, map);
 }
 
+struct waiter {
+	struct fs *fs;
+	uint64_t ino, fh, owner;
+	int r;
+	atomic_int done;
+};
+
+static void on_usr1(int sig)
+{
+}
+
+static void *waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+	struct flock wr = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 100, .l_pid = 7 };
+	w->r = FS_CALL(w->fs, setlk, &root_ctx, w->ino, w->fh, w->owner, &wr, true, false);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
 static void test_locks(void)
 {
 	struct fs_inomap *map;
@@ -491,7 +513,7 @@ static void test_locks(void)
 	OK(FS_CALL(fs, open, &root_ctx, e.ino, O_RDWR, &a2));
 	OK(FS_CALL(fs, open, &root_ctx, e.ino, O_RDWR, &b));
 	const uint64_t A = 0xa, B = 0xb;
-	struct flock wr = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 100 };
+	struct flock wr = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 100, .l_pid = 4242 };
 	OK(FS_CALL(fs, setlk, &root_ctx, e.ino, a1.fh, A, &wr, false, false));
 	ERR(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &wr, false, false), EAGAIN);
 	/* the same owner through another open: one process's locks never conflict with each other */
@@ -499,6 +521,7 @@ static void test_locks(void)
 	struct flock q = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 50, .l_len = 10 };
 	OK(FS_CALL(fs, getlk, &root_ctx, e.ino, b.fh, B, &q));
 	CHECK(q.l_type == F_WRLCK && q.l_start == 0 && q.l_len == 100, "getlk reports the conflict");
+	CHECK(q.l_pid == 4242, "getlk reports the holder's pid: %d", q.l_pid);
 	struct flock other = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 200, .l_len = 10 };
 	OK(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &other, false, false));
 	/* the host sees the lock too */
@@ -516,6 +539,41 @@ static void test_locks(void)
 	CHECK(q.l_type == F_UNLCK, "no lock left");
 	struct flock bad = { .l_type = 77, .l_whence = SEEK_SET };
 	ERR(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &bad, false, false), EINVAL);
+
+	/* an OFD lock's owner is the open file: releasing it drops the lock (no FLUSH names that owner) */
+	struct fs_open c1;
+	OK(FS_CALL(fs, open, &root_ctx, e.ino, O_RDWR, &c1));
+	const uint64_t OFD = 0xc0ffee;
+	OK(FS_CALL(fs, setlk, &root_ctx, e.ino, c1.fh, OFD, &wr, false, false));
+	ERR(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &wr, false, false), EAGAIN);
+	OK(FS_CALL(fs, flush, &root_ctx, e.ino, c1.fh, B)); /* a FLUSH by another owner changes nothing */
+	ERR(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &wr, false, false), EAGAIN);
+	FS_CALL_VOID(fs, release, &root_ctx, e.ino, c1.fh, 0, 0, false);
+	OK(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &wr, false, false));
+	OK(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &un, false, false));
+
+	/* a blocking wait ends with EINTR when its thread is signalled (proto's INTERRUPT), not retried */
+	OK(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &wr, false, false));
+	struct waiter wt = { .fs = fs, .ino = e.ino, .fh = a2.fh, .owner = A, .r = 1 };
+	struct sigaction sa = { .sa_handler = on_usr1 }, old_sa;
+	sigaction(SIGUSR1, &sa, &old_sa); /* no SA_RESTART */
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, waiter_main, &wt) == 0, "thread");
+	usleep(100 * 1000);
+	CHECK(atomic_load(&wt.done) == 0, "SETLKW did not wait for the held lock");
+	pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+	CHECK(wt.r == -EINTR, "interrupted SETLKW: %d", wt.r);
+	sigaction(SIGUSR1, &old_sa, NULL);
+	/* and a wait that can be granted is: B lets go while A waits */
+	wt.r = 1;
+	atomic_store(&wt.done, 0);
+	CHECK(pthread_create(&th, NULL, waiter_main, &wt) == 0, "thread");
+	usleep(50 * 1000);
+	OK(FS_CALL(fs, setlk, &root_ctx, e.ino, b.fh, B, &un, false, false));
+	pthread_join(th, NULL);
+	CHECK(wt.r == 0, "SETLKW granted after the unlock: %d", wt.r);
+	OK(FS_CALL(fs, flush, &root_ctx, e.ino, a2.fh, A));
 
 	/* flock: per open file */
 	struct flock ex = { .l_type = F_WRLCK };
@@ -975,6 +1033,67 @@ static void test_handles(void)
 	o.handles = PT_HANDLES_MANDATORY;
 	fs = new_pt(dir, &o, &map);
 	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "7", &e));
+	free_pt(fs, map);
+	CHECK(count_fds() == fds0, "all closed");
+}
+
+/* ---- export support: a forgotten node named again through a file handle ---- */
+
+static void test_export(void)
+{
+	char dir[200];
+	snprintf(dir, sizeof(dir), "%s/exp", share);
+	CHECK(mkdir(dir, 0755) == 0, "mkdir");
+	host_write(dir, "f", "exported", 0644);
+	int fds0 = count_fds();
+	for (int handles = 0; handles < 2; handles++) {
+		host_write(dir, "gone", "x", 0644);
+		struct pt_opts o;
+		pt_opts_default(&o);
+		o.handles = handles ? PT_HANDLES_PREFER : PT_HANDLES_NEVER;
+		struct fs_inomap *map;
+		struct fs *fs = new_pt(share, &o, &map);
+		struct fs_conn conn = { .capable = ~0ULL, .want = FS_CAP_EXPORT_SUPPORT };
+		OK(FS_CALL(fs, init, &conn));
+		struct fs_entry d, f, g, e;
+		OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "exp", &d));
+		OK(FS_CALL(fs, lookup, &root_ctx, d.ino, "f", &f));
+		OK(FS_CALL(fs, lookup, &root_ctx, d.ino, "gone", &g));
+		/* "." of a file the client knows: itself */
+		OK(FS_CALL(fs, lookup, &root_ctx, f.ino, ".", &e));
+		CHECK(e.ino == f.ino, "'.' of a file");
+		FS_CALL_VOID(fs, forget, f.ino, 2);
+		FS_CALL_VOID(fs, forget, g.ino, 1);
+		FS_CALL_VOID(fs, forget, d.ino, 1);
+		struct stat st;
+		double t;
+		ERR(FS_CALL(fs, getattr, &root_ctx, f.ino, 0, false, &st, &t), ESTALE);
+		/* the kernel reconnects a handle with LOOKUP "." on the old id: the same node comes back */
+		OK(FS_CALL(fs, lookup, &root_ctx, d.ino, ".", &e));
+		CHECK(e.ino == d.ino && S_ISDIR(e.attr.st_mode), "directory back under its id");
+		OK(FS_CALL(fs, lookup, &root_ctx, f.ino, ".", &e));
+		CHECK(e.ino == f.ino && e.attr.st_size == 8, "file back under its id");
+		OK(FS_CALL(fs, getattr, &root_ctx, f.ino, 0, false, &st, &t));
+		OK(FS_CALL(fs, lookup, &root_ctx, d.ino, "..", &e));
+		CHECK(e.ino == fs->root, "'..' of the reconnected directory");
+		/* a name looked up again meets the same node */
+		OK(FS_CALL(fs, lookup, &root_ctx, d.ino, "f", &e));
+		CHECK(e.ino == f.ino, "lookup finds the reconnected node");
+		/* a deleted file does not come back */
+		char gp[300];
+		snprintf(gp, sizeof(gp), "%s/gone", dir);
+		CHECK(unlink(gp) == 0, "unlink");
+		ERR(FS_CALL(fs, lookup, &root_ctx, g.ino, ".", &e), ESTALE);
+		ERR(FS_CALL(fs, lookup, &root_ctx, fs_ino_make(pt_of(fs)->space, 999999), ".", &e), ESTALE);
+		free_pt(fs, map);
+	}
+	/* without export support nothing is kept */
+	struct fs_inomap *map;
+	struct fs *fs = new_pt(share, NULL, &map);
+	struct fs_entry f, e;
+	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "exp", &f));
+	FS_CALL_VOID(fs, forget, f.ino, 1);
+	ERR(FS_CALL(fs, lookup, &root_ctx, f.ino, ".", &e), ESTALE);
 	free_pt(fs, map);
 	CHECK(count_fds() == fds0, "all closed");
 }
@@ -1452,6 +1571,7 @@ int main(void)
 		{ "file root", test_file_root },
 		{ "readdir", test_readdir },
 		{ "handles", test_handles },
+		{ "export", test_export },
 		{ "threads", test_threads },
 		{ "hostile", test_hostile },
 		{ "submounts", test_submounts },

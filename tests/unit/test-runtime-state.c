@@ -206,6 +206,13 @@ static void test_resources(void)
 	char *rec = NULL;
 	CHECK(cg_setup("machine.slice:libpod:x", &none, getpid(), &rec, &err) == -EOPNOTSUPP);
 	CHECK(cg_setup("a/../../b", &none, getpid(), &rec, &err) == -EINVAL);
+	/* a damaged state's cgroup record is refused, never followed out of the hierarchy */
+	CHECK(cg_destroy("no tabs here\n") == -EBADMSG);
+	CHECK(cg_destroy("relative\t/x\t1\n") == -EBADMSG);
+	CHECK(cg_destroy("/sys/fs/cgroup\t/../../etc\t1\n") == -EBADMSG);
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	CHECK(cg_pids("/nonexistent-mount\t/x\t1\n", &pids, &npids) == -ENOENT && !pids);
 }
 
 static const char *const podman_like_seccomp =
@@ -414,7 +421,6 @@ static void test_spec_refusals(void)
 		"{\"process\":{\"args\":[\"x\"],\"apparmorProfile\":\"docker-default\"}}",
 		"{\"process\":{\"args\":[\"x\"],\"selinuxLabel\":\"system_u:x\"}}",
 		"{\"process\":{\"args\":[\"x\"],\"ioPriority\":{\"class\":\"IOPRIO_CLASS_RT\"}}}",
-		"{\"linux\":{\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"}}}",
 		"{\"linux\":{\"intelRdt\":{\"closID\":\"x\"}}}",
 		"{\"linux\":{\"personality\":{\"domain\":\"LINUX32\"}}}",
 		"{\"linux\":{\"unknownThing\":1}}",
@@ -432,6 +438,31 @@ static void test_spec_refusals(void)
 		CHECK(r == -EOPNOTSUPP && strstr(err.msg, "not supported"));
 		json_object_put(o);
 	}
+	/* sysctls: namespaced keys in a namespace of the container's own only */
+	static const char *const bad_sysctl[] = {
+		"{\"linux\":{\"sysctl\":{\"vm.swappiness\":\"10\"},\"namespaces\":[{\"type\":\"network\"}]}}",
+		"{\"linux\":{\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"}}}",
+		"{\"linux\":{\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"},\"namespaces\":[{\"type\":\"network\",\"path\":\"/proc/1/ns/net\"}]}}",
+		"{\"linux\":{\"sysctl\":{\"net..x\":\"1\"},\"namespaces\":[{\"type\":\"network\"}]}}",
+		"{\"linux\":{\"sysctl\":{\"net.ipv4.ip_forward\":1},\"namespaces\":[{\"type\":\"network\"}]}}",
+		"{\"linux\":{\"sysctl\":{\"kernel.shmmax\":\"1\"},\"namespaces\":[{\"type\":\"network\"}]}}",
+	};
+	for (size_t i = 0; i < sizeof(bad_sysctl) / sizeof(bad_sysctl[0]); i++) {
+		json_object *o = parse(bad_sysctl[i]);
+		err.msg[0] = 0;
+		int r = spec_ext_parse(o, &x, &err);
+		if (r == 0)
+			fprintf(stderr, "accepted: %s\n", bad_sysctl[i]);
+		CHECK(r < 0 && strstr(err.msg, "linux.sysctl"));
+		json_object_put(o);
+	}
+	json_object *so = parse("{\"linux\":{\"sysctl\":{\"net.ipv4.conf.eth0/100.forwarding\":\"1\","
+				"\"kernel.shmmax\":\"4096\"},\"namespaces\":[{\"type\":\"network\"},{\"type\":\"ipc\"}]}}");
+	CHECK(spec_ext_parse(so, &x, &err) == 0 && x.sysctl.n == 2);
+	CHECK(x.sysctl.n == 2 && (strcmp(x.sysctl.v[0].path, "net/ipv4/conf/eth0.100/forwarding") == 0 ||
+				  strcmp(x.sysctl.v[1].path, "net/ipv4/conf/eth0.100/forwarding") == 0));
+	spec_ext_free(&x);
+	json_object_put(so);
 	/* empty values of refused members ask for nothing: accepted */
 	json_object *o = parse("{\"process\":{\"args\":[\"sh\"],\"env\":[\"PATH=/bin\"],\"apparmorProfile\":\"\","
 			       "\"terminal\":true,\"consoleSize\":{\"height\":24,\"width\":80}},"

@@ -6,8 +6,12 @@
 #include "tree/config.h"
 #include "tree/control.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "tree-test.h"
@@ -190,6 +194,9 @@ static void test_apply_and_control(void)
 		{ "{\"op\": \"add-virtual\", \"path\": \"/v\", \"text\": \"again\"}", "File exists" },
 		{ "{\"op\": \"list\"}", "\"path\":\"\\/v\"" },
 		{ "{\"op\": \"remove\", \"path\": \"/v\"}", "{\"ok\":true}" },
+		{ "{\"op\": \"list\"} {\"op\": \"remove\", \"path\": \"/x\"}", "one JSON object a line" },
+		{ "{\"op\": \"list\"}x", "one JSON object a line" },
+		{ "{\"op\": \"list\"} \r", "{\"ok\":true" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *r = control_handle(t, cases[i].req, strlen(cases[i].req), -1);
@@ -213,8 +220,161 @@ static void test_apply_and_control(void)
 	fs_inomap_unref(map);
 }
 
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Send line with nfds copies of fd (SCM_RIGHTS) in one sendmsg. */
+static int send_line(int s, const char *line, int fd, int nfds)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * 64)];
+	} cm;
+	struct iovec iov = { (void *)line, strlen(line) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (nfds > 0) {
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.b;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		for (int i = 0; i < nfds; i++)
+			memcpy(CMSG_DATA(h) + i * sizeof(int), &fd, sizeof(int));
+	}
+	return sendmsg(s, &msg, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* Read replies until EOF or 2 s; returns the bytes read. */
+static size_t read_replies(int s, char *buf, size_t size)
+{
+	size_t len = 0;
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	while (len + 1 < size && poll(&p, 1, 2000) == 1) {
+		ssize_t k = read(s, buf + len, size - 1 - len);
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* The socket itself: fds travel one per request with the first byte of its line, every other fd is closed. */
+static void test_socket(void)
+{
+	char dir[] = "/tmp/test-ctl-XXXXXX", path[64], buf[4096];
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	struct fs_inomap *map = fs_inomap_new();
+	struct tree *t;
+	struct tree_opts o = { .open_entry = no_open };
+	CHECK(tree_new(map, NULL, &o, &t) == 0, "tree");
+	struct control *c = NULL;
+	char *err = NULL;
+	CHECK(control_new(t, path, &c, &err) == 0 && control_start(c) == 0, "control: %s", err ? err : "");
+	free(err);
+	int vfd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	if (vfd < 0)
+		vfd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int base = count_fds();
+
+	/* the good case: one fd with its line; then two requests in one message */
+	int s = connect_to(path);
+	CHECK(s >= 0, "connect");
+	CHECK(send_line(s, "{\"op\":\"add-virtual\",\"path\":\"/v\"}\n", vfd, 1) == 0, "send");
+	CHECK(send_line(s, "{\"op\":\"list\"}\n{\"op\":\"remove\",\"path\":\"/v\"}\n", -1, 0) == 0, "send");
+	shutdown(s, SHUT_WR);
+	read_replies(s, buf, sizeof(buf));
+	CHECK(strstr(buf, "{\"ok\":true}\n{\"ok\":true,\"entries\":[{\"path\":\"\\/v\"") &&
+		      strstr(buf, "]}\n{\"ok\":true}\n"),
+	      "replies: %s", buf);
+	close(s);
+
+	/* two fds with one line: refused, the connection closed, both fds closed in the server */
+	s = connect_to(path);
+	CHECK(send_line(s, "{\"op\":\"add-virtual\",\"path\":\"/w\"}\n", vfd, 2) == 0, "send 2 fds");
+	read_replies(s, buf, sizeof(buf));
+	CHECK(strstr(buf, "one fd per request") && !strstr(buf, "\"ok\":true"), "two fds: %s", buf);
+	close(s);
+
+	/* an fd sent in the middle of a line: refused */
+	s = connect_to(path);
+	CHECK(send_line(s, "{\"op\":\"add-virtual\",", -1, 0) == 0, "send part");
+	usleep(100 * 1000);
+	CHECK(send_line(s, "\"path\":\"/w\"}\n", vfd, 1) == 0, "send rest with fd");
+	read_replies(s, buf, sizeof(buf));
+	CHECK(strstr(buf, "one fd per request") && !strstr(buf, "\"ok\":true"), "fd mid-line: %s", buf);
+	close(s);
+
+	/* more fds than the server's control buffer takes (MSG_CTRUNC): refused, nothing leaked */
+	s = connect_to(path);
+	CHECK(send_line(s, "{\"op\":\"list\"}\n", vfd, 32) == 0, "send 32 fds");
+	read_replies(s, buf, sizeof(buf));
+	CHECK(strstr(buf, "one fd per request") && !strstr(buf, "\"ok\":true"), "32 fds: %s", buf);
+	close(s);
+
+	/* an fd with a request that takes none (and one with a bad request) is closed too */
+	s = connect_to(path);
+	CHECK(send_line(s, "{\"op\":\"list\"}\n", vfd, 1) == 0, "list with fd");
+	CHECK(send_line(s, "{\"op\":\"nope\"}\n", vfd, 1) == 0, "bad op with fd");
+	shutdown(s, SHUT_WR);
+	read_replies(s, buf, sizeof(buf));
+	CHECK(strstr(buf, "is required"), "bad op: %s", buf);
+	close(s);
+
+	usleep(100 * 1000);
+	int now = count_fds();
+	CHECK(now == base, "the server kept fds: %d before, %d after", base, now);
+	close(vfd);
+	/* control_unlink(): removes the socket it bound, and not one a later server bound at the same path */
+	static struct control *c2; /* static: there is no control_free, the process keeps it */
+	char path2[80];
+	snprintf(path2, sizeof(path2), "%s/ctl2.sock", dir);
+	CHECK(control_new(t, path2, &c2, NULL) == 0, "second socket");
+	CHECK(control_unlink(c2) == 0 && access(path2, F_OK) < 0 && errno == ENOENT, "own socket removed");
+	CHECK(control_unlink(c2) == 0, "already gone is fine");
+	unlink(path);
+	int later = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	CHECK(later >= 0 && bind(later, (struct sockaddr *)&sa, sizeof(sa)) == 0, "a later server's socket");
+	CHECK(control_unlink(c) == 0 && access(path, F_OK) == 0, "a later server's socket was removed");
+	close(later);
+	/* the control thread serves for the life of the process: the tree stays too */
+	unlink(path);
+	rmdir(dir);
+	(void)map;
+}
+
 int main(void)
 {
+	test_socket();
 	test_flags();
 	test_json();
 	test_apply_and_control();

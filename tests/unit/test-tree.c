@@ -8,11 +8,15 @@
 
 #include "fs/passthrough.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "memfs.h"
+#include "tree/nullroot.h"
 #include "tree-test.h"
 
 /* tree_add_host's factory: a memfs per host fd, a file root for regular files (the fd's type decides) */
@@ -328,6 +332,16 @@ static void test_passthrough(void)
 		if (l.ino[i])
 			fs->ops->forget(fs, l.ino[i], 1);
 	CHECK(lookup_path(fs, "rw", &rw) == 0 && lookup_path(fs, "rw/f", &f) == 0, "rw entry");
+	/* an fh of a merged directory (an entry's root) is the overlay's: flock(2) through it reaches the real
+	 * directory with the real fs's own fh, never with ours */
+	struct fs_open dop;
+	CHECK(FS_CALL(fs, opendir, &uctx, rw.ino, O_RDONLY, &dop) == 0, "opendir rw");
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	CHECK(FS_CALL(fs, setlk, &uctx, rw.ino, dop.fh, 1, &lk, false, true) == 0, "flock on an entry's root");
+	lk.l_type = F_UNLCK;
+	CHECK(FS_CALL(fs, setlk, &uctx, rw.ino, dop.fh, 1, &lk, false, true) == 0, "unlock");
+	CHECK(FS_CALL(fs, setlk, &uctx, rw.ino, dop.fh + 12345, 1, &lk, false, true) == -EBADF, "forged dir fh");
+	fs->ops->releasedir(fs, &uctx, rw.ino, dop.fh);
 	CHECK(FS_CALL(fs, link, &uctx, conf.ino, rw.ino, "hl", &e) == -EXDEV, "hard link of the file entry");
 	CHECK(FS_CALL(fs, lookup, &uctx, rw.ino, "..", &e) == 0 && e.ino == FS_ROOT_ID, "'..' of the rw entry");
 	CHECK(FS_CALL(fs, symlink, &uctx, rw.ino, "pl", "../other/sibling", &e) == 0, "plant a symlink");
@@ -350,8 +364,348 @@ static void test_passthrough(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* memfs entries that count their frees */
+static int frees;
+static void counted_free(struct fs *fs)
+{
+	frees++;
+	memfs_free(fs);
+}
+static struct memfs *counted_memfs(struct fs_inomap *map)
+{
+	struct memfs *m = memfs_new(map, false, 0);
+	m->base.free = counted_free;
+	return m;
+}
+
+static uint64_t alive(struct fs *fs)
+{
+	struct ovl_stats st;
+	ovl_get_stats(fs, &st);
+	return st.entries_alive;
+}
+
+static void forget_listing(struct fs *fs, const struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ino[i])
+			fs->ops->forget(fs, l->ino[i], 1);
+}
+
+/* A removed entry is freed once the client holds nothing of it, and not before; its tag is reused. */
+static void test_entry_lifetime(void)
+{
+	struct fs_inomap *map = fs_inomap_new();
+	struct tree *t;
+	struct tree_opts opts = { .open_entry = open_entry };
+	CHECK(tree_new(map, NULL, &opts, &t) == 0, "tree_new");
+	struct fs *fs = tree_fs(t);
+	struct fs_conn conn = { .capable = ~0ull, .want = FS_CAP_READDIRPLUS, .max_write = 1 << 20 };
+	CHECK(FS_CALL(fs, init, &conn) == 0, "init");
+	frees = 0;
+
+	struct memfs *m = counted_memfs(map);
+	int64_t f_local = memfs_mk(m, 1, "f", S_IFREG | 0644, "0123456789");
+	int64_t d_local = memfs_mk(m, 1, "d", S_IFDIR | 0755, NULL);
+	memfs_mk(m, (uint64_t)d_local, "g", S_IFREG | 0644, "g");
+	CHECK(tree_add_fs(t, &m->base, "/e", false) == 0, "add /e");
+	CHECK(alive(fs) == 1, "one entry alive");
+
+	/* the client takes: the entry root, f (and opens it), d's readdirplus entries, a created file */
+	struct fs_entry root, f, d, c;
+	struct fs_open fo, co;
+	struct listing l;
+	CHECK(lookup_path(fs, "e", &root) == 0 && lookup_path(fs, "e/f", &f) == 0 && lookup_path(fs, "e/d", &d) == 0,
+	      "lookups");
+	CHECK(FS_CALL(fs, open, &uctx, f.ino, O_RDONLY, &fo) == 0, "open f");
+	CHECK(list_dir(fs, d.ino, true, 4096, &l) == 0 && listing_count(&l, "g") == 1, "list d (plus)");
+	struct listing lroot;
+	CHECK(list_dir(fs, root.ino, true, 4096, &lroot) == 0 && listing_count(&lroot, "f") == 1, "list e (plus)");
+	CHECK(FS_CALL(fs, create, &uctx, root.ino, "c", 0644, O_RDWR, &c, &co) == 0, "create c");
+
+	CHECK(tree_remove(t, "/e") == 0, "remove /e");
+	struct fs_entry x;
+	CHECK(FS_CALL(fs, lookup, &uctx, FS_ROOT_ID, "e", &x) == -ENOENT, "removed: ENOENT");
+	CHECK(alive(fs) == 1 && frees == 0, "held entry kept (alive %llu)", (unsigned long long)alive(fs));
+
+	/* give everything back but the open file: still there */
+	forget_listing(fs, &l);
+	forget_listing(fs, &lroot);
+	fs->ops->forget(fs, root.ino, 2); /* lookup_path took "e" twice on the way (e, then e/f, e/d: 3) */
+	fs->ops->forget(fs, root.ino, 1);
+	fs->ops->forget(fs, d.ino, 1);
+	fs->ops->forget(fs, c.ino, 1);
+	fs->ops->release(fs, &uctx, c.ino, co.fh, O_RDWR, 0, false);
+	fs->ops->forget(fs, f.ino, 1);
+	CHECK(alive(fs) == 1 && frees == 0, "entry with an open file kept");
+	char buf[16] = "";
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	size_t got = 0;
+	CHECK(FS_CALL(fs, read, &uctx, f.ino, fo.fh, 0, sizeof(buf) - 1, &iov, 1, &got) == 0 && got == 10 &&
+		      memcmp(buf, "0123456789", 10) == 0,
+	      "an open file of a removed entry reads to the end (%zu)", got);
+	CHECK(m->nodes[f_local].nlookup == 0 && m->nodes[d_local].nlookup == 0, "the fs got every forget");
+	fs->ops->release(fs, &uctx, f.ino, fo.fh, O_RDONLY, 0, false);
+	CHECK(alive(fs) == 0 && frees == 1, "freed once nothing is held (alive %llu, frees %d)",
+	      (unsigned long long)alive(fs), frees);
+	struct stat st;
+	double to;
+	CHECK(FS_CALL(fs, getattr, &uctx, f.ino, 0, false, &st, &to) == -ESTALE, "a stale id answers ESTALE");
+	fs->ops->forget(fs, f.ino, 5); /* a forget for a freed entry is ignored */
+
+	/* shadowed readdirplus entries give their lookup back to the real fs */
+	m = counted_memfs(map);
+	int64_t s_local = memfs_mk(m, 1, "s", S_IFREG | 0644, "real");
+	memfs_mk(m, 1, "r", S_IFREG | 0644, "real");
+	CHECK(tree_add_fs(t, &m->base, "/e2", false) == 0, "add /e2");
+	CHECK(ovl_add_buffer(fs, "/e2/s", "virtual", 7, NULL) == 0, "shadow s");
+	CHECK(lookup_path(fs, "e2", &root) == 0, "e2");
+	CHECK(list_dir(fs, root.ino, true, 200, &l) == 0 && listing_count(&l, "s") == 1 && listing_count(&l, "r") == 1,
+	      "merged listing: s once, r once");
+	CHECK(m->nodes[s_local].nlookup == 0, "the shadowed real s holds %llu lookups",
+	      (unsigned long long)m->nodes[s_local].nlookup);
+	forget_listing(fs, &l);
+	fs->ops->forget(fs, root.ino, 1);
+	CHECK(tree_remove(t, "/e2") == 0 && alive(fs) == 0 && frees == 2, "e2 freed at removal (alive %llu)",
+	      (unsigned long long)alive(fs));
+
+	/* a client that forgets more than it holds only makes its own ids stale */
+	m = counted_memfs(map);
+	memfs_mk(m, 1, "f", S_IFREG | 0644, "x");
+	CHECK(tree_add_fs(t, &m->base, "/e3", false) == 0, "add /e3");
+	CHECK(lookup_path(fs, "e3/f", &f) == 0, "e3/f");
+	fs->ops->forget(fs, f.ino, 1000);
+	fs->ops->forget(fs, f.ino, 1000);
+	CHECK(alive(fs) == 1, "attached entry stays whatever the client forgets");
+	CHECK(lookup_path(fs, "e3/f", &f) == 0, "e3/f again");
+	CHECK(tree_remove(t, "/e3") == 0, "remove e3");
+	fs->ops->forget(fs, f.ino, UINT64_MAX);
+	CHECK(alive(fs) == 1, "the graft node's lookups still hold e3");
+	CHECK(FS_CALL(fs, lookup, &uctx, FS_ROOT_ID, "e3", &x) == -ENOENT, "e3 gone");
+
+	/* tags are reused: far more add/remove cycles than 65535 (the old life-time cap) */
+	int fails = 0;
+	for (int i = 0; i < 70000 && fails < 5; i++) {
+		struct fs *nr;
+		if (nullroot_new(map, 0555, 0, 0, &nr) < 0 || tree_add_fs(t, nr, "/cycle", i % 2) < 0) {
+			fails++;
+			continue;
+		}
+		if (lookup_path(fs, "cycle", &x) < 0)
+			fails++;
+		fs->ops->forget(fs, x.ino, 1);
+		if (tree_remove(t, "/cycle") < 0)
+			fails++;
+	}
+	CHECK(fails == 0, "%d add/remove cycles failed", fails);
+	CHECK(alive(fs) == 1, "cycles leave nothing alive but e3 (alive %llu)", (unsigned long long)alive(fs));
+	fs->ops->destroy(fs);
+	CHECK(alive(fs) == 0, "destroy drops what the client held");
+	fs_free(fs);
+	tree_free(t);
+	fs_inomap_unref(map);
+}
+
+/*
+ * Requests in flight on worker threads while the control thread adds and removes the entry they use: nothing
+ * crashes or leaks (run it under ASan and TSan), every lookup the workers got back is counted, and the entry
+ * is freed once the last worker let go.
+ */
+struct churn_arg {
+	struct fs *fs;
+	atomic_bool stop;
+	atomic_uint reads;
+};
+
+static void *churn_worker(void *data)
+{
+	struct churn_arg *a = data;
+	struct fs *fs = a->fs;
+	char mem[4096];
+	while (!atomic_load(&a->stop)) {
+		struct fs_entry d, f;
+		if (FS_CALL(fs, lookup, &uctx, FS_ROOT_ID, "live", &d) < 0)
+			continue;
+		if (FS_CALL(fs, lookup, &uctx, d.ino, "f", &f) == 0) {
+			struct fs_open fo;
+			if (FS_CALL(fs, open, &uctx, f.ino, O_RDONLY, &fo) == 0) {
+				char buf[8];
+				struct iovec iov = { buf, sizeof(buf) };
+				size_t got = 0;
+				if (FS_CALL(fs, read, &uctx, f.ino, fo.fh, 0, sizeof(buf), &iov, 1, &got) == 0 && got == 5)
+					atomic_fetch_add(&a->reads, 1);
+				fs->ops->release(fs, &uctx, f.ino, fo.fh, O_RDONLY, 0, false);
+			}
+			fs->ops->forget(fs, f.ino, 1);
+		}
+		struct fs_open dop;
+		if (FS_CALL(fs, opendir, &uctx, d.ino, O_RDONLY, &dop) == 0) {
+			struct fs_dirbuf b;
+			wire_dirbuf_init(&b, mem, sizeof(mem), true, false);
+			if (FS_CALL(fs, readdir, &uctx, d.ino, dop.fh, 0, &b) == 0) {
+				struct listing l = { 0 };
+				uint64_t last;
+				listing_decode(&l, mem, b.len, true, &last);
+				forget_listing(fs, &l);
+			}
+			fs->ops->releasedir(fs, &uctx, d.ino, dop.fh);
+		}
+		struct stat st;
+		double to;
+		FS_CALL(fs, getattr, &uctx, d.ino, 0, false, &st, &to);
+		fs->ops->forget(fs, d.ino, 1);
+	}
+	return NULL;
+}
+
+static void test_churn_threads(void)
+{
+	char dir[] = "/tmp/test-tree-churn-XXXXXX";
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	int dfd = open(dir, O_DIRECTORY | O_CLOEXEC);
+	proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dfd, "f", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	CHECK(fd >= 0 && write(fd, "data\n", 5) == 5, "f");
+	close(fd);
+	mkdirat(dfd, "sub", 0755);
+
+	struct fs_inomap *map = fs_inomap_new();
+	struct tree *t;
+	struct tree_opts opts = { .open_entry = open_pt };
+	CHECK(tree_new(map, NULL, &opts, &t) == 0, "tree_new");
+	struct fs *fs = tree_fs(t);
+	struct fs_conn conn = { .capable = ~0ull, .want = FS_CAP_READDIRPLUS, .max_write = 1 << 20 };
+	CHECK(FS_CALL(fs, init, &conn) == 0, "init");
+	struct churn_arg a = { .fs = fs };
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, churn_worker, &a);
+	int fails = 0;
+	for (int i = 0; i < 300; i++) {
+		if (tree_add_host(t, open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), TREE_DIR, "/live", i % 2) < 0)
+			fails++;
+		usleep(200);
+		if (i % 3 == 0 && ovl_add_buffer(fs, "/live/v", "virtual", 7, NULL) < 0) /* merged over the entry */
+			fails++;
+		usleep(200);
+		if (tree_remove(t, "/live") < 0)
+			fails++;
+	}
+	atomic_store(&a.stop, true);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	CHECK(fails == 0, "%d add/remove calls failed", fails);
+	CHECK(atomic_load(&a.reads) > 0, "the workers never read through the entry");
+	CHECK(alive(fs) == 0, "%llu entries alive after the workers let go", (unsigned long long)alive(fs));
+	fs->ops->destroy(fs);
+	fs_free(fs);
+	tree_free(t);
+	fs_inomap_unref(map);
+	close(proc_fd);
+	proc_fd = -1;
+	unlinkat(dfd, "f", 0);
+	unlinkat(dfd, "sub", AT_REMOVEDIR);
+	close(dfd);
+	rmdir(dir);
+}
+
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * Every way the client can get a node or a handle of a real entry (the passthrough) is counted: lookup,
+ * create, tmpfile, link, mkdir, symlink, readdirplus entries, open, opendir. The removed entry lives while
+ * any of them is held and is freed when the last goes: the process is back at its fd count.
+ */
+static void test_counts_passthrough(void)
+{
+	char dir[] = "/tmp/test-tree-counts-XXXXXX";
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	int dfd = open(dir, O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dfd, "f", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	CHECK(fd >= 0 && write(fd, "data\n", 5) == 5, "f");
+	close(fd);
+	proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int base = count_fds();
+	struct fs_inomap *map = fs_inomap_new();
+	struct tree *t;
+	struct tree_opts opts = { .open_entry = open_pt };
+	CHECK(tree_new(map, NULL, &opts, &t) == 0, "tree_new");
+	struct fs *fs = tree_fs(t);
+	struct fs_conn conn = { .capable = ~0ull, .want = FS_CAP_READDIRPLUS, .max_write = 1 << 20 };
+	CHECK(FS_CALL(fs, init, &conn) == 0, "init");
+	CHECK(tree_add_host(t, open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), TREE_DIR, "/p", false) == 0, "add");
+
+	struct fs_entry p, f, e_create, e_tmp, e_link, e_mkdir, e_sym;
+	struct fs_open o_create, o_tmp, o_f;
+	CHECK(lookup_path(fs, "p", &p) == 0 && lookup_path(fs, "p/f", &f) == 0, "lookups");
+	CHECK(FS_CALL(fs, create, &uctx, p.ino, "c", 0644, O_RDWR, &e_create, &o_create) == 0, "create");
+	int tr = FS_CALL(fs, tmpfile, &uctx, p.ino, 0600, O_RDWR, &e_tmp, &o_tmp);
+	CHECK(tr == 0 || tr == -EOPNOTSUPP, "tmpfile: %d", tr);
+	CHECK(FS_CALL(fs, link, &uctx, f.ino, p.ino, "hl", &e_link) == 0, "link");
+	CHECK(FS_CALL(fs, mkdir, &uctx, p.ino, "d", 0755, &e_mkdir) == 0, "mkdir");
+	CHECK(FS_CALL(fs, symlink, &uctx, p.ino, "s", "f", &e_sym) == 0, "symlink");
+	CHECK(FS_CALL(fs, open, &uctx, f.ino, O_RDONLY, &o_f) == 0, "open");
+	struct listing l;
+	CHECK(list_dir(fs, p.ino, true, 4096, &l) == 0 && listing_count(&l, "c") == 1 && listing_count(&l, "d") == 1,
+	      "readdirplus");
+	size_t plus = 0;
+	for (size_t i = 0; i < l.n; i++)
+		plus += l.ino[i] != 0;
+	CHECK(plus >= 5, "readdirplus handed out %zu nodes", plus);
+	CHECK(tree_remove(t, "/p") == 0, "remove");
+
+	/* give back one thing at a time: the entry stays until the last */
+	forget_listing(fs, &l);
+	fs->ops->forget(fs, e_mkdir.ino, 1);
+	fs->ops->forget(fs, e_sym.ino, 1);
+	fs->ops->forget(fs, e_link.ino, 1);
+	fs->ops->forget(fs, e_create.ino, 1);
+	fs->ops->release(fs, &uctx, e_create.ino, o_create.fh, O_RDWR, 0, false);
+	if (tr == 0) {
+		CHECK(alive(fs) == 1, "tmpfile holds the entry");
+		fs->ops->release(fs, &uctx, e_tmp.ino, o_tmp.fh, O_RDWR, 0, false);
+		fs->ops->forget(fs, e_tmp.ino, 1);
+	}
+	fs->ops->forget(fs, p.ino, 2);
+	CHECK(alive(fs) == 1, "open file and its lookup hold the entry");
+	fs->ops->forget(fs, f.ino, 1);
+	CHECK(alive(fs) == 1, "open file holds the entry");
+	fs->ops->release(fs, &uctx, f.ino, o_f.fh, O_RDONLY, 0, false);
+	CHECK(alive(fs) == 0, "entry freed after the last release (alive %llu)", (unsigned long long)alive(fs));
+	CHECK(count_fds() == base, "fds: %d, before the entry %d", count_fds(), base);
+	fs->ops->destroy(fs);
+	fs_free(fs);
+	tree_free(t);
+	fs_inomap_unref(map);
+	close(proc_fd);
+	proc_fd = -1;
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+	close(dfd);
+}
+
 int main(void)
 {
+	test_entry_lifetime();
+	test_counts_passthrough();
+	test_churn_threads();
 	test_isolation();
 	test_passthrough();
 	test_submounts_and_many();

@@ -45,7 +45,7 @@ static int failures;
 	} while (0)
 
 /* ---- the mock backend: replies with the request's bytes inverted; 'S' sleeps, 'D' ends the session ---- */
-static atomic_int sessions_made, sessions_freed, in_parallel, max_parallel;
+static atomic_int sessions_made, sessions_freed, in_parallel, max_parallel, forgets;
 struct mock_session {
 	atomic_bool done;
 	atomic_int served;
@@ -72,7 +72,12 @@ static ssize_t mock_handle(void *sp, const struct iovec *in, int in_cnt, const s
 {
 	struct mock_session *s = sp;
 	uint8_t buf[1 << 16];
-	size_t n = 0;
+	size_t n = 0, room = 0;
+	/* as proto_handle(): no room at all is a transport bug, even for a request without reply */
+	for (int i = 0; i < out_cnt; i++)
+		room += out[i].iov_len;
+	if (room == 0)
+		return -ENOBUFS;
 	for (int i = 0; i < in_cnt; i++) {
 		size_t k = in[i].iov_len < sizeof(buf) - n ? in[i].iov_len : sizeof(buf) - n;
 		memcpy(buf + n, in[i].iov_base, k);
@@ -88,6 +93,10 @@ static ssize_t mock_handle(void *sp, const struct iovec *in, int in_cnt, const s
 	}
 	if (n > 0 && buf[0] == 'D')
 		atomic_store(&s->done, true);
+	if (n > 0 && buf[0] == 'F') {
+		atomic_fetch_add(&forgets, 1);
+		return 0; /* no reply, as FORGET */
+	}
 	atomic_fetch_add(&s->served, 1);
 	size_t w = 0;
 	for (int i = 0; i < out_cnt && w < n; i++) {
@@ -265,6 +274,12 @@ static void test_echo(bool event_idx, bool mem_slots, unsigned pool)
 		CHECK(echo(d, q, 5000, VUD_SPLIT) == 0, "split q%u", q);
 		CHECK(echo(d, q, 6000, VUD_SPLIT | VUD_INDIRECT) == 0, "split indirect q%u", q);
 	}
+	/* a request without a writable part (FORGET on the hiprio queue) still reaches the backend */
+	uint8_t fr[8] = "Forget";
+	struct iovec fiov = { fr, sizeof(fr) };
+	int f0 = atomic_load(&forgets);
+	CHECK(vud_call(d, 0, &fiov, 1, NULL, 0, 0, 2000) == 0, "forget completes with length 0");
+	CHECK(atomic_load(&forgets) == f0 + 1, "forget reached the backend");
 	/* queue 1, slot 0 straddles the two regions: a 6000-byte request and reply span them */
 	CHECK(echo(d, 1, 6000, 0) == 0, "spanning regions");
 	/* many round trips: ring indexes wrap past the queue size and 16-bit index arithmetic holds */

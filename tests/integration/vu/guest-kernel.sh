@@ -17,6 +17,7 @@ if [ ! -s "$CACHE/vmlinux" ] || [ ! -d "$CACHE/modules" ]; then
 	[ -n "$pkg" ] || pkg=$(apt-cache search --names-only '^linux-image-6\.1\.[0-9.-]*-amd64$' 2>/dev/null | sort -V | tail -1 | cut -d' ' -f1)
 	[ -n "$pkg" ] || skip "no linux-image-6.1.*-amd64 package known to apt (apt-get update?)"
 	tmp=$(mktemp -d "$CACHE/dl.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
 	(cd "$tmp" && apt-get download "$pkg" >/dev/null 2>&1) || { rm -rf "$tmp"; skip "apt-get download $pkg failed"; }
 	dpkg-deb -x "$tmp"/*.deb "$tmp/x" || { rm -rf "$tmp"; die "dpkg-deb -x $pkg failed"; }
 	vmlinuz=$(ls "$tmp"/x/boot/vmlinuz-* | head -1)
