@@ -8,7 +8,8 @@
 #                       [--out DIR]
 #
 # Options as run (say them when you quote the figures):
-#   boxshare:       serve --cache auto --threads $BOX_THREADS (default 4)    (BOX_FLAGS overrides)
+#   boxshare:       serve --cache auto --threads $BOX_THREADS --inode-file-handles prefer (BOX_THREADS
+#                   default 4; BOX_FLAGS overrides all of it)
 #   bindfs:         bindfs SRC MNT  (its defaults)
 #   passthrough_ll: passthrough_ll -f -o source=SRC -o cache=auto MNT  (multi-threaded, its default)
 # Workloads (every run, targets interleaved so machine noise spreads over all of them):
@@ -37,7 +38,8 @@ while [ $# -gt 0 ]; do
 	*) echo "fuse-bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-BOX_FLAGS=${BOX_FLAGS:---cache auto --threads $BOX_THREADS}
+# handles: without them the server holds one fd per inode the kernel caches and 20k files exceed the fd limit
+BOX_FLAGS=${BOX_FLAGS:---cache auto --threads $BOX_THREADS --inode-file-handles prefer}
 
 NFILES=20000 NSMALL=10000 SMALL=4096 BIG=256 FIO_SECS=4
 if [ "$QUICK" = 1 ]; then NFILES=2000 NSMALL=1000 BIG=32 FIO_SECS=1; fi
@@ -123,20 +125,28 @@ fio_run() {
 # field N of fio's terse line, scaled by div; "fail" stays "fail"
 fio_field() { if [ "$1" = fail ]; then echo fail; else echo "$1" | awk -F';' -v n="$2" -v d="$3" '{printf "%.1f", $n/d}'; fi; }
 
+# fsop TARGET WORKLOAD OP ARGS...: time one fsops workload; a failure is recorded as "fail", with its message
+fsop() {
+	local t=$1 w=$2 v; shift 2
+	if v=$("$W/fsops" "$@" 2>"$W/fsops.err"); then rec "$t" "$w" s "$v"
+	else echo "# $t: $w failed: $(cat "$W/fsops.err")" >&2; rec "$t" "$w" s fail; fi
+}
+
 one_run() {
 	local t=$1 r=$2 d s
 	d=$(tdir "$t")
 	# metadata: 20k files
 	drop
-	s=$("$W/fsops" create "$d/many" $NFILES); rec "$t" "create ${NFILES} files" s "$s"
+	fsop "$t" "create ${NFILES} files" create "$d/many" $NFILES
 	drop
-	s=$("$W/fsops" stat "$d/many" $NFILES); rec "$t" "stat ${NFILES} files (cold)" s "$s"
-	s=$("$W/fsops" readdir "$d/many" $NFILES); rec "$t" "readdir ${NFILES} entries" s "$s"
-	s=$("$W/fsops" unlink "$d/many" $NFILES); rec "$t" "unlink ${NFILES} files" s "$s"
+	fsop "$t" "stat ${NFILES} files (cold)" stat "$d/many" $NFILES
+	fsop "$t" "readdir ${NFILES} entries" readdir "$d/many" $NFILES
+	fsop "$t" "unlink ${NFILES} files" unlink "$d/many" $NFILES
+	rm -rf "$W/src-$t/many"
 	# small files, made on the host side, read cold through the target
 	"$W/fsops" mkfiles "$W/src-$t/small" $NSMALL $SMALL >/dev/null
 	drop
-	s=$("$W/fsops" read "$d/small" $NSMALL $SMALL); rec "$t" "read ${NSMALL} 4k files (cold)" s "$s"
+	fsop "$t" "read ${NSMALL} 4k files (cold)" read "$d/small" $NSMALL $SMALL
 	rm -rf "$W/src-$t/small"
 	# sequential 1 MiB: read cold, read warm, write
 	local f
@@ -163,9 +173,13 @@ one_run() {
 	mkdir "$d/untar"
 	local t0 t1
 	t0=$(date +%s.%N)
-	tar xf "$W/tree.tar" -C "$d/untar"
-	t1=$(date +%s.%N)
-	rec "$t" "untar /usr/include" s "$(awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.6f", a-b}')"
+	if tar xf "$W/tree.tar" -C "$d/untar" 2>"$W/tar.err"; then
+		t1=$(date +%s.%N)
+		rec "$t" "untar /usr/include" s "$(awk -v a="$t1" -v b="$t0" 'BEGIN{printf "%.6f", a-b}')"
+	else
+		echo "# $t: untar failed ($(grep -c . "$W/tar.err") error lines): $(head -1 "$W/tar.err")" >&2
+		rec "$t" "untar /usr/include" s fail
+	fi
 	rm -rf "$d/untar"
 }
 

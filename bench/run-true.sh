@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Time to run `true` in a bundle with 20 mounts (binds, tmpfs, proc, sysfs, devpts, mqueue; masked and
-# read-only paths) with boxshare (new mount API and mount(2) fallback), Debian's crun and runc, in one run.
+# read-only paths) with boxshare (new mount API and mount(2) fallback), Debian's crun and runc, in one run,
+# interleaved.
 # Prints min and median of each and the ratio boxshare/crun. Bar: boxshare no slower than crun.
 #
 # usage: bench/run-true.sh BUILD_DIR|BOXSHARE [RUNS]     (bench/run-all.sh passes the build directory)
@@ -21,7 +22,6 @@ RUNS=${2:-50}
 case "$BX" in /*) ;; *) BX=$PWD/$BX ;; esac
 OUT=$(cd "$(dirname "$0")" && pwd)/out
 [ "$(id -u)" = 0 ] || { echo "run-true: needs root" >&2; exit 77; }
-command -v hyperfine >/dev/null || { echo "run-true: needs hyperfine" >&2; exit 77; }
 [ -x /bin/busybox ] || { echo "run-true: needs busybox-static" >&2; exit 77; }
 
 # crun 1.8 refuses a hybrid layout ("cgroups in hybrid mode not supported") even with
@@ -112,20 +112,45 @@ case " ${cmds[*]} " in *" crun "*) report_runtime crun crun --root "$T/crun" --c
 case " ${cmds[*]} " in *" runc "*) report_runtime runc runc --root "$T/runc" run --bundle "$B2" rep-r ;; esac
 } >"$T/report.txt"
 
-hyperfine -N --warmup 5 --runs "$RUNS" --export-csv "$T/out.csv" --style basic "${cmds[@]}" >"$T/hyperfine.txt" 2>&1 || {
-	cat "$T/hyperfine.txt" >&2
-	exit 1
-}
+# Interleaved timing: round r runs every runtime once, starting at a rotating offset, so a change in the
+# machine's load hits all of them alike. (hyperfine times all runs of one command, then the next command's:
+# on a shared machine whose load swings, that measured the load as much as the runtimes.) Each run is
+# fork+exec of the runtime from bash, timed with $EPOCHREALTIME (no extra process).
+names=() lines=()
+for ((k = 0; k < ${#cmds[@]}; k += 3)); do
+	names+=("${cmds[k + 1]}")
+	lines+=("${cmds[k + 2]}")
+done
+for ((w = 0; w < 5; w++)); do
+	for ((i = 0; i < ${#lines[@]}; i++)); do
+		${lines[i]} >/dev/null 2>"$T/err" || { echo "run-true: ${names[i]} failed: $(head -c 300 "$T/err")" >&2; exit 1; }
+	done
+done
+: >"$T/times"
+for ((r = 0; r < RUNS; r++)); do
+	for ((k = 0; k < ${#lines[@]}; k++)); do
+		i=$(((k + r) % ${#lines[@]}))
+		t0=$EPOCHREALTIME
+		${lines[i]} >/dev/null 2>"$T/err" || { echo "run-true: ${names[i]} failed: $(head -c 300 "$T/err")" >&2; exit 1; }
+		t1=$EPOCHREALTIME
+		echo "${names[i]} $t0 $t1" >>"$T/times"
+	done
+done
 mkdir -p "$OUT"
 {
-echo "run-true: 'true' in a bundle with 20 mounts, 9 masked and 5 read-only paths; $RUNS runs each (hyperfine -N)"
-awk -F, 'NR > 1 { printf "  %-17s min %7.2f ms   median %7.2f ms\n", $1, $7 * 1000, $4 * 1000; med[$1] = $4 }
+echo "run-true: 'true' in a bundle with 20 mounts, 9 masked and 5 read-only paths; $RUNS interleaved runs each"
+awk '{ printf "%s %.3f\n", $1, ($3 - $2) * 1000 }' "$T/times" | sort -k1,1 -k2,2g | awk '
+	function flush() { if (n) { med[name] = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2;
+		printf "  %-17s min %7.2f ms   median %7.2f ms\n", name, v[1], med[name] } }
+	$1 != name { flush(); name = $1; n = 0 }
+	{ v[++n] = $2 }
 	END {
+		flush();
 		if (("crun" in med) && ("boxshare" in med))
 			printf "  ratio boxshare/crun (median): %.2f  (%s)\n", med["boxshare"] / med["crun"],
 				med["boxshare"] <= med["crun"] ? "bar met: no slower than crun" : "SLOWER than crun";
 		if (("runc" in med) && ("boxshare" in med))
 			printf "  ratio boxshare/runc (median): %.2f\n", med["boxshare"] / med["runc"];
-	}' "$T/out.csv"
+	}'
 cat "$T/report.txt"
 } | tee "$OUT/run-true.txt"

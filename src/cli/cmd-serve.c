@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -431,6 +432,16 @@ static void unmount_cb(void *data)
 		u->done = true;
 }
 
+/* What the confined server cannot do for itself once it exits: run by the supervisor sandbox_enter() leaves
+ * outside (see sandbox.h). */
+static void supervisor_cleanup(void *data)
+{
+	struct unmount_ctx *u = data;
+	if (u->mountpoint)
+		unmount_cb(u);
+	serve_control_cleanup();
+}
+
 /* Between the mount and devfuse_run(), a stop signal is remembered instead of killing us with the mount in
  * place; devfuse_run() takes over with a signalfd. */
 static volatile sig_atomic_t early_signal;
@@ -463,6 +474,19 @@ struct vu_ctx {
 	struct fs *fs;
 	struct proto_opts popts;
 };
+
+/* vhost-user: a stop signal ends serving as a front-end hang-up would (exit 0). The signals are blocked in
+ * every thread and taken here, so no request thread is interrupted by them. */
+static void *vu_signal_thread(void *data)
+{
+	const sigset_t *set = data;
+	int sig;
+	while (sigwait(set, &sig) != 0)
+		;
+	log_info("serve: %s: stopping", strsignal(sig));
+	vu_serve_stop();
+	return NULL;
+}
 
 static int make_vu_session(void *data, struct proto_session **ret)
 {
@@ -515,8 +539,10 @@ static int serve(struct serve_cli *c)
 	struct unmount_ctx um = { .mountpoint = o->mountpoint };
 	int status = CLI_EXIT_FAIL;
 
+	/* From here a stop signal is remembered (not fatal) in both modes; the supervisor of the sandbox forwards
+	 * only the signals the server catches. */
+	catch_stop_signals();
 	if (o->mountpoint) {
-		catch_stop_signals();
 		struct stat st = { .st_mode = S_IFDIR | 0755 };
 		if (o->source)
 			(void)stat(o->source, &st);
@@ -545,8 +571,6 @@ static int serve(struct serve_cli *c)
 			unmount_cb(&um);
 			goto out;
 		}
-		o->sandbox.supervisor_cleanup = unmount_cb;
-		o->sandbox.data = &um;
 	} else if (o->socket_path) {
 		r = vu_listen(o->socket_path, &vu_fd);
 		if (r < 0) {
@@ -563,7 +587,14 @@ static int serve(struct serve_cli *c)
 		}
 	}
 
+	if (o->mountpoint || o->control_path) {
+		o->sandbox.supervisor_cleanup = supervisor_cleanup;
+		o->sandbox.data = &um;
+	}
 	o->sandbox.keep_chown = !o->readonly;
+	/* Without file handles the server needs no CAP_DAC_READ_SEARCH, which would let a hijacked server forge a
+	 * handle for any inode of the share's file system (see sandbox.h). */
+	o->sandbox.no_file_handles = o->pt.handles == PT_HANDLES_NEVER;
 	r = sandbox_enter(&o->sandbox);
 	if (r < 0) {
 		cli_error("serve: entering the sandbox: %s (try --sandbox chroot or none where namespaces are not "
@@ -577,6 +608,10 @@ static int serve(struct serve_cli *c)
 	 * outside does it (supervisor_cleanup) once we exit, and closing /dev/fuse on exit aborts the
 	 * connection first, so even a busy mount point is released. */
 	um.done = true;
+	/* Block the stop signals before any thread starts (the control thread, the readers, the queue threads):
+	 * each mode then takes them in one place (devfuse's signalfd, the vhost-user signal thread), and no
+	 * other thread's handler swallows them. */
+	block_stop_signals();
 	r = serve_control_start(&err);
 	if (r < 0) {
 		cli_error("--control %s: %s", o->control_path ? o->control_path : "", err ? err : strerror(-r));
@@ -587,7 +622,6 @@ static int serve(struct serve_cli *c)
 	}
 
 	if (d) {
-		block_stop_signals();
 		if (early_signal) {
 			log_info("serve: %s before serving began: unmounting", strsignal(early_signal));
 			unmount_cb(&um);
@@ -625,11 +659,29 @@ static int serve(struct serve_cli *c)
 		struct vu_ctx v = { .fs = fs, .popts = popts };
 		v.popts.borrow_fs = true;
 		struct vu_serve_opts vo = {
-			.nqueues = 1,
+			/* Offer up to 16 request queues: a queue costs a thread only once the front end enables
+			 * it, and QEMU refuses a num-request-queues above what we offer. */
+			.nqueues = 16,
 			.thread_pool = c->threads_set ? o->threads : 0,
 			.wait_reconnect = o->wait_reconnect,
 			.tag = o->tag,
 		};
+		if (early_signal) {
+			status = 0;
+			goto out;
+		}
+		static sigset_t stop_set;
+		sigemptyset(&stop_set);
+		sigaddset(&stop_set, SIGINT);
+		sigaddset(&stop_set, SIGTERM);
+		sigaddset(&stop_set, SIGHUP);
+		pthread_t sig_thread;
+		r = -pthread_create(&sig_thread, NULL, vu_signal_thread, &stop_set);
+		if (r < 0) {
+			cli_error("serve: starting the signal thread: %s", strerror(-r));
+			goto out;
+		}
+		pthread_detach(sig_thread);
 		r = vu_serve(vu_fd, &vo, make_vu_session, &v);
 		if (r < 0) {
 			cli_error("serve: vhost-user: %s", strerror(-r));
@@ -638,6 +690,7 @@ static int serve(struct serve_cli *c)
 		status = 0;
 	}
 out:
+	serve_control_cleanup();
 	devfuse_free(d);
 	safe_close(vu_fd);
 	fs_free(fs);

@@ -46,3 +46,7 @@ int serve_build_fs(const struct serve_opts *o, int proc_fd, struct fs_inomap *ma
 
 /* After the sandbox: start serving the control socket, if any (a thread). 0 or -errno. */
 int serve_control_start(char **ret_err);
+
+/* Remove the control socket's path if it is still the socket this server bound (safe to call anywhere, any
+ * number of times; the sandboxed server cannot reach the path, so the supervisor calls it at exit too). */
+void serve_control_cleanup(void);

@@ -235,6 +235,7 @@ static void pt_free(struct fs *fs)
 		return;
 	pt_fh_fini(pt);
 	pt_itab_fini(pt);
+	pt_lock_fini(pt);
 	if (pt->map) {
 		if (pt->space)
 			fs_inomap_space_free(pt->map, pt->space);
@@ -285,6 +286,7 @@ int pt_new(int root_fd, int proc_fd, const struct pt_opts *o, struct fs_inomap *
 	pt->fs.ops = &pt_ops;
 	pt->fs.kind = "passthrough";
 	pt->fs.free = pt_free;
+	pt_lock_init(pt);
 	int r = pt_itab_init(pt);
 	if (r < 0)
 		goto fail;

@@ -6,8 +6,10 @@
  *
  * With export support (the client may hand out file handles of the share, e.g. for an NFS re-export) a node's
  * id must stay resolvable after the client forgets it: the kernel asks for LOOKUP "." of that id when it
- * reconnects a handle. So a forgotten node leaves a ghost (its id, key and host file handle, no fd), from
- * which the node is made again with the same id. Ghosts are bounded per shard (oldest go first).
+ * reconnects a handle. With --inode-file-handles a forgotten node leaves a ghost (its id, key and host file
+ * handle, no fd), from which the node is made again with the same id; ghosts are bounded per shard (oldest go
+ * first). With handles=never the server may not reopen by handle at all (open_by_handle_at needs
+ * CAP_DAC_READ_SEARCH, which the sandbox drops then): a forgotten node is gone, and its id is ESTALE.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,6 +48,25 @@ static size_t key_bucket(const struct pt_shard *s, uint64_t h)
 static size_t id_bucket(const struct pt_shard *s, uint64_t id)
 {
 	return (size_t)mix64(fs_ino_local(id) >> PT_SHARD_BITS) & (s->nbuckets - 1);
+}
+
+typedef struct {
+	struct file_handle h;
+	unsigned char bytes[MAX_HANDLE_SZ];
+} handle_buf;
+
+/* The host file handle of fd (an inode of type `type` on mount mnt_id), and an fd of that mount to open it. */
+static int handle_of(struct pt *pt, int fd, uint64_t mnt_id, mode_t type, handle_buf *hb, int *ret_mount_fd)
+{
+	hb->h.handle_bytes = MAX_HANDLE_SZ;
+	int old_mnt_id;
+	if (name_to_handle_at(fd, "", &hb->h, &old_mnt_id, AT_EMPTY_PATH) < 0)
+		return -errno;
+	int mfd = pt_mount_fd(pt, mnt_id, fd, type);
+	if (mfd < 0)
+		return mfd;
+	*ret_mount_fd = mfd;
+	return 0;
 }
 
 struct pt_ghost {
@@ -91,22 +112,24 @@ static void ghost_unlink_locked(struct pt_shard *s, struct pt_ghost *g)
 	s->nghosts--;
 }
 
-/* Under the shard lock: the node is forgotten; keep what it takes to make it again. */
-static void ghost_add_locked(struct pt *pt, struct pt_shard *s, struct pt_inode *n)
+/* Under the shard lock: the node n is forgotten; keep what it takes to make it again (handle and mount_fd:
+ * n's own, or made for the ghost when n has none). */
+static void ghost_add_locked(struct pt_shard *s, const struct pt_inode *n, const struct file_handle *handle,
+			     int mount_fd)
 {
-	if (!pt->export_support || !n->handle || n->mount_fd < 0 || !s->ghosts)
+	if (!handle || mount_fd < 0 || !s->ghosts)
 		return;
 	struct pt_ghost *g = calloc(1, sizeof(*g));
-	size_t hsz = sizeof(struct file_handle) + n->handle->handle_bytes;
+	size_t hsz = sizeof(struct file_handle) + handle->handle_bytes;
 	struct file_handle *h = malloc(hsz);
 	if (!g || !h) {
 		free(g);
 		free(h);
 		return;
 	}
-	memcpy(h, n->handle, hsz);
+	memcpy(h, handle, hsz);
 	*g = (struct pt_ghost){ .id = n->id, .dev = n->dev, .ino = n->ino, .mnt_id = n->mnt_id,
-				.st_ino = n->st_ino, .mount_fd = n->mount_fd, .handle = h };
+				.st_ino = n->st_ino, .mount_fd = mount_fd, .handle = h };
 	size_t b = ghost_bucket(g->id);
 	g->next = s->ghosts[b];
 	s->ghosts[b] = g;
@@ -346,7 +369,8 @@ void pt_inode_forget(struct pt *pt, uint64_t id, uint64_t n)
 	}
 	inode->nlookup = 0;
 	unlink_locked(s, inode);
-	ghost_add_locked(pt, s, inode);
+	if (pt->export_support && pt->use_handles && inode->handle)
+		ghost_add_locked(s, inode, inode->handle, inode->mount_fd);
 	pthread_mutex_unlock(&s->mu);
 	pt_inode_put(pt, inode); /* the table's reference */
 }
@@ -490,28 +514,18 @@ static struct pt_inode *inode_alloc(struct pt *pt, int fd, const struct statx *s
 /* Attach a file handle so the fd may be closed when idle. -errno only when handles are mandatory. */
 static int inode_make_handle(struct pt *pt, struct pt_inode *n)
 {
-	struct {
-		struct file_handle h;
-		unsigned char bytes[MAX_HANDLE_SZ];
-	} buf;
-	buf.h.handle_bytes = MAX_HANDLE_SZ;
-	int mnt_id;
-	if (name_to_handle_at(n->fd, "", &buf.h, &mnt_id, AT_EMPTY_PATH) < 0) {
-		int r = -errno;
+	handle_buf hb;
+	int mfd = -1;
+	int r = handle_of(pt, n->fd, n->mnt_id, n->type, &hb, &mfd);
+	if (r < 0) {
 		log_debug("passthrough: no file handle for inode %llu: %s", (unsigned long long)n->ino, strerror(-r));
-		return pt->use_handles && pt->o.handles == PT_HANDLES_MANDATORY ? r : 0;
+		return pt->o.handles == PT_HANDLES_MANDATORY ? r : 0;
 	}
-	int mfd = pt_mount_fd(pt, n->mnt_id, n->fd, n->type);
-	if (mfd < 0) {
-		log_debug("passthrough: no mount fd for mount %llu: %s", (unsigned long long)n->mnt_id,
-			  strerror(-mfd));
-		return pt->use_handles && pt->o.handles == PT_HANDLES_MANDATORY ? mfd : 0;
-	}
-	size_t sz = sizeof(struct file_handle) + buf.h.handle_bytes;
+	size_t sz = sizeof(struct file_handle) + hb.h.handle_bytes;
 	n->handle = malloc(sz);
 	if (!n->handle)
 		return -ENOMEM;
-	memcpy(n->handle, &buf.h, sz);
+	memcpy(n->handle, &hb.h, sz);
 	n->mount_fd = mfd;
 	return 0;
 }
@@ -533,7 +547,7 @@ int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode
 		return -ENOMEM;
 	}
 	n->st_ino = pt_client_ino(pt, n->dev, n->ino);
-	if (pt->use_handles || pt->export_support) {
+	if (pt->use_handles) {
 		int r = inode_make_handle(pt, n);
 		if (r < 0) {
 			inode_free(pt, n); /* closes fd, gives the reservation back */
@@ -575,7 +589,9 @@ int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode
 
 int pt_inode_resurrect(struct pt *pt, uint64_t id, struct statx *stx, struct pt_inode **ret)
 {
-	if (fs_ino_space(id) != pt->space)
+	/* reopening by handle is what --inode-file-handles permits (the sandbox allows open_by_handle_at and
+	 * keeps CAP_DAC_READ_SEARCH only then): without it a forgotten node is gone */
+	if (!pt->use_handles || fs_ino_space(id) != pt->space)
 		return -ESTALE;
 	struct pt_shard *s = shard_of_id(pt, id);
 	pthread_mutex_lock(&s->mu);

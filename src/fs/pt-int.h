@@ -58,7 +58,7 @@ struct pt_inode {
 
 /* Ghosts (pt-inode.c): forgotten nodes the client may still name through an exported file handle. */
 #define PT_GHOST_BUCKETS 256
-#define PT_GHOSTS_PER_SHARD 4096
+#define PT_GHOSTS_PER_SHARD 1024
 struct pt_ghost;
 
 struct pt_shard {
@@ -79,6 +79,7 @@ struct pt_mount {
 };
 
 struct pt_fh;
+struct pt_waiter;
 
 struct pt {
 	struct fs fs;
@@ -118,6 +119,10 @@ struct pt {
 	uint32_t fh_free; /* index + 1 of the first free slot, 0: none */
 	atomic_uint nopen; /* open file fds (fh fds and lock fds) */
 	unsigned max_open;
+
+	/* owners blocked in SETLKW and whom they wait for (pt-lock.c: deadlock detection) */
+	pthread_mutex_t wait_mu;
+	struct pt_waiter *waiters;
 
 	/* negotiated at init */
 	bool export_support; /* the client may name a forgotten node again (file handles): keep ghosts */

@@ -8,7 +8,10 @@
  * (F_OFD_SETLK) on it: owners conflict with each other exactly as processes do on the host, and one owner's
  * locks through two opens of the same file are one set. FLUSH (the owner closed an fd of the file) closes that
  * description, which drops its locks, as close(2) does; RELEASE drops the client's OFD locks (their owner is
- * the open file). The host's OFD locks have no, so each owner remembers the client pid that set its locks, which GETLK reports.
+ * the open file). The host's OFD locks have no owning process, so each owner remembers the client pid that
+ * set its locks, which GETLK reports.
+ *
+ * The host does no deadlock detection for OFD locks: the server does it for its owners (see wait_begin).
  *
  * A blocking SETLKW waits in F_OFD_SETLKW and so holds the worker thread that serves it (as virtiofsd does);
  * other requests go on on the other workers. proto cancels the wait on INTERRUPT by signalling that thread:
@@ -157,11 +160,12 @@ void pt_lock_drop_fh(struct pt *pt, struct pt_inode *n, uint64_t fh)
 
 /*
  * Which owner holds the lock a GETLK found? OFD locks carry no process, so ask each other owner's description:
- * the holder does not see its own lock, anyone else does.
+ * the holder does not see its own lock, anyone else does. false: no client owner (a host process holds it).
  */
-static pid_t holder_pid(struct pt_inode *n, uint64_t asker, const struct flock *found)
+static bool holder_of(struct pt_inode *n, uint64_t asker, const struct flock *found, uint64_t *ret_owner,
+		      pid_t *ret_pid)
 {
-	pid_t pid = 0;
+	bool ok = false;
 	pthread_mutex_lock(&n->lock_mu);
 	for (struct pt_lockfd *l = n->locks; l; l = l->next) {
 		if (l->owner == asker)
@@ -172,12 +176,104 @@ static pid_t holder_pid(struct pt_inode *n, uint64_t asker, const struct flock *
 			continue;
 		if (q.l_type == F_UNLCK || q.l_start != found->l_start || q.l_len != found->l_len ||
 		    q.l_type != found->l_type) {
-			pid = l->pid;
+			*ret_owner = l->owner;
+			*ret_pid = l->pid;
+			ok = true;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&n->lock_mu);
-	return pid;
+	return ok;
+}
+
+static pid_t holder_pid(struct pt_inode *n, uint64_t asker, const struct flock *found)
+{
+	uint64_t owner;
+	pid_t pid = 0;
+	return holder_of(n, asker, found, &owner, &pid) ? pid : 0;
+}
+
+/*
+ * Deadlock detection. The host does it for classic POSIX locks but not for OFD locks, so the server keeps the
+ * wait-for graph of its own owners: before an owner blocks on a lock held by another client owner, follow
+ * "who does that holder wait for" from the holder; reaching the requester is a deadlock, answered EDEADLK as
+ * the host answers F_SETLKW (and as the kernel would for the client's processes).
+ */
+struct pt_waiter {
+	struct pt_waiter *next;
+	uint64_t owner;
+	uint64_t waits_for;
+};
+
+void pt_lock_init(struct pt *pt)
+{
+	pthread_mutex_init(&pt->wait_mu, NULL);
+}
+
+void pt_lock_fini(struct pt *pt)
+{
+	pthread_mutex_destroy(&pt->wait_mu);
+}
+
+#define DEADLOCK_MAX_DEPTH 64
+
+/* 0 and *w registered (unregister with wait_end), or -EDEADLK. */
+static int wait_begin(struct pt *pt, uint64_t owner, uint64_t holder, struct pt_waiter *w)
+{
+	pthread_mutex_lock(&pt->wait_mu);
+	uint64_t h = holder;
+	for (int depth = 0; depth < DEADLOCK_MAX_DEPTH; depth++) {
+		if (h == owner) {
+			pthread_mutex_unlock(&pt->wait_mu);
+			return -EDEADLK;
+		}
+		struct pt_waiter *x = pt->waiters;
+		while (x && x->owner != h)
+			x = x->next;
+		if (!x)
+			break;
+		h = x->waits_for;
+	}
+	*w = (struct pt_waiter){ .next = pt->waiters, .owner = owner, .waits_for = holder };
+	pt->waiters = w;
+	pthread_mutex_unlock(&pt->wait_mu);
+	return 0;
+}
+
+static void wait_end(struct pt *pt, struct pt_waiter *w)
+{
+	pthread_mutex_lock(&pt->wait_mu);
+	for (struct pt_waiter **pp = &pt->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&pt->wait_mu);
+}
+
+/* F_OFD_SETLKW, after the deadlock check. */
+static int setlk_wait(struct pt *pt, struct pt_inode *n, struct pt_lockfd *l, uint64_t owner, struct flock *q)
+{
+	struct flock t = *q;
+	if (fcntl(l->fd, F_OFD_SETLK, &t) == 0)
+		return 0;
+	if (errno != EAGAIN && errno != EACCES)
+		return -errno;
+	struct flock c = *q;
+	uint64_t holder;
+	pid_t pid;
+	struct pt_waiter w;
+	bool registered = false;
+	if (fcntl(l->fd, F_OFD_GETLK, &c) == 0 && c.l_type != F_UNLCK && holder_of(n, owner, &c, &holder, &pid)) {
+		int r = wait_begin(pt, owner, holder, &w);
+		if (r < 0)
+			return r;
+		registered = true;
+	}
+	int r = fcntl(l->fd, F_OFD_SETLKW, q) < 0 ? -errno : 0;
+	if (registered)
+		wait_end(pt, &w);
+	return r;
 }
 
 void pt_lock_free_all(struct pt *pt, struct pt_inode *n)
@@ -250,7 +346,10 @@ int pt_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh,
 		struct flock q = *lk;
 		q.l_pid = 0;
 		/* EINTR is an answer, not a reason to retry: proto interrupts a wait the client gave up on */
-		r = fcntl(l->fd, sleep ? F_OFD_SETLKW : F_OFD_SETLK, &q) < 0 ? -errno : 0;
+		if (sleep && lk->l_type != F_UNLCK)
+			r = setlk_wait(pt, f->inode, l, owner, &q);
+		else
+			r = fcntl(l->fd, F_OFD_SETLK, &q) < 0 ? -errno : 0;
 		if (r == 0 && lk->l_type != F_UNLCK) {
 			pthread_mutex_lock(&f->inode->lock_mu);
 			l->pid = lk->l_pid;

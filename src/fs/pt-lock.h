@@ -7,6 +7,8 @@
 struct pt;
 struct pt_inode;
 
+void pt_lock_init(struct pt *pt);
+void pt_lock_fini(struct pt *pt);
 int pt_getlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner, struct flock *lk);
 int pt_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
 	     const struct flock *lk, bool sleep, bool is_flock);

@@ -146,23 +146,32 @@ static void host_fdpath(int fd, char buf[64])
 	snprintf(buf, 64, "/proc/thread-self/fd/%d", fd);
 }
 
-static int reopen_root(struct bxm_ctx *c, const char *rootfs, const struct stat *want, int *ret_fd)
+/* After mount(2) on the directory fd names, the fd still names what is under the new mount: open the mount
+ * on top, by fd's canonical path (as the host's /proc shows it) with no symlink allowed, so neither the spec's
+ * root.path nor anything in it is resolved again, and check that it is a mount root sitting where fd is. */
+static int reopen_root(int fd, int *ret_fd)
 {
-	/* After mount(2) the old fd still names what is under the new mount: open the path again and check it
-	 * is the same directory, now a mount root. */
-	_cleanup_close_ int fd = openat(c->bundle_fd, rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	char link[64], path[PATH_MAX];
+	host_fdpath(fd, link);
+	ssize_t n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0 || path[0] != '/')
+		return n < 0 ? -errno : -ESTALE;
+	path[n] = '\0';
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int nfd = sys_openat2(AT_FDCWD, path, &how);
+	if (nfd < 0)
+		return nfd;
+	struct statx a, b;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) < 0 || statx(nfd, "", AT_EMPTY_PATH, STATX_MNT_ID, &b) < 0)
 		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (want && (st.st_dev != want->st_dev || st.st_ino != want->st_ino))
+	if (!(b.stx_attributes & STATX_ATTR_MOUNT_ROOT) || a.stx_mnt_id == b.stx_mnt_id)
 		return -ESTALE;
-	*ret_fd = TAKE_FD(fd);
+	*ret_fd = TAKE_FD(nfd);
 	return 0;
 }
 
-static int legacy_proc_instance(struct bxm_ctx *c, const char *rootfs, struct bxm_error *e)
+static int legacy_proc_instance(struct bxm_ctx *c, struct bxm_error *e)
 {
 	char p[64];
 	host_fdpath(c->root_fd, p);
@@ -170,7 +179,7 @@ static int legacy_proc_instance(struct bxm_ctx *c, const char *rootfs, struct bx
 	if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return bxm_fail(e, errno, "mount", "mount private proc", "/");
 	_cleanup_close_ int fd = -1;
-	int r = reopen_root(c, rootfs, NULL, &fd);
+	int r = reopen_root(c->root_fd, &fd);
 	struct statfs sf;
 	if (r == 0 && (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC))
 		r = -ESTALE;
@@ -275,10 +284,14 @@ int bxm_root_prepare(struct bxm_ctx *c, const char *rootfs, unsigned long prop, 
 	} else {
 		if (mount(hp, hp, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return bxm_fail(e, errno, "mount", "bind rootfs", rootfs);
-		r = reopen_root(c, rootfs, &st, &c->root_fd);
+		r = reopen_root(rfd, &c->root_fd);
+		/* the bind's root is the rootfs directory itself */
+		struct stat nst;
+		if (r == 0 && (fstat(c->root_fd, &nst) < 0 || nst.st_dev != st.st_dev || nst.st_ino != st.st_ino))
+			r = -ESTALE;
 		if (r < 0)
 			return bxm_fail(e, r, "openat", "open rootfs", rootfs);
-		r = legacy_proc_instance(c, rootfs, e);
+		r = legacy_proc_instance(c, e);
 		if (r < 0)
 			return r;
 	}

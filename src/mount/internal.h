@@ -69,3 +69,6 @@ void bxm_attr_change_to_ms(uint64_t attr_set, uint64_t attr_clr, unsigned long *
 int bxm_bind_at(struct bxm_ctx *ctx, const struct bxm_mount *m, int src_fd, int tgt_fd, int *ret_mnt_fd,
 		struct bxm_error *e);
 int bxm_fs_at(struct bxm_ctx *ctx, const struct bxm_mount *m, int tgt_fd, int *ret_mnt_fd, struct bxm_error *e);
+/* A "cgroup" (v1) mount: on a host with v1 hierarchies, a tmpfs holding one mount per hierarchy the process
+ * is in (cgroup.c); on a pure v2 host, cgroup2. Before pivot_root only. */
+int bxm_cgroup_at(struct bxm_ctx *ctx, const struct bxm_mount *m, int tgt_fd, int *ret_mnt_fd, struct bxm_error *e);

@@ -266,6 +266,8 @@ int bxm_mount(struct bxm_ctx *c, const struct bxm_mount *m, struct bxm_error *e)
 		r = 0;
 	else if (bind)
 		r = bxm_bind_at(c, &mm, src, tgt, &mnt, e);
+	else if (strcmp(m->type, "cgroup") == 0)
+		r = bxm_cgroup_at(c, &mm, tgt, &mnt, e);
 	else
 		r = bxm_fs_at(c, &mm, tgt, &mnt, e);
 	if (r < 0)

@@ -217,8 +217,11 @@ ssize_t proto_handle(struct proto_session *s, const struct iovec *in, int in_cnt
 		return -EINVAL;
 	size_t in_total = iov_total(in, in_cnt, &ovf_in);
 	size_t out_total = iov_total(out, out_cnt, &ovf_out);
-	if (ovf_out || out_total < sizeof(struct fuse_out_header))
-		return -ENOBUFS;
+	/* FORGET, BATCH_FORGET and INTERRUPT take no reply, so they may come without reply room (virtio-fs's
+	 * hiprio queue gives them none); every other request needs room for at least an error header. */
+	bool room = !ovf_out && out_total >= sizeof(struct fuse_out_header);
+	if (!room)
+		out_total = 0;
 
 	struct proto_req r = {
 		.s = s,
@@ -236,6 +239,8 @@ ssize_t proto_handle(struct proto_session *s, const struct iovec *in, int in_cnt
 	iov_copy_from(in, in_cnt, 0, &r.h, sizeof(r.h));
 	uint32_t op = r.h.opcode;
 	ssize_t res;
+	if (!room && !no_reply(op))
+		return -ENOBUFS;
 
 	if (r.h.len != in_total) {
 		log_debug("proto: request %" PRIu64 " says %u bytes, the buffer holds %zu", (uint64_t)r.h.unique,

@@ -59,10 +59,11 @@ void proto_session_free(struct proto_session *s);
  *                client can change while we run (guest RAM): proto copies header and arguments before it
  *                validates them, and reads a WRITE payload only once.
  *   out/out_cnt: where the reply goes (header first). The total room must be at least
- *                proto_reply_room(s) for a READ of max size to fit.
+ *                proto_reply_room(s) for a READ of max size to fit. FORGET, BATCH_FORGET and INTERRUPT take
+ *                no reply and may come with no room at all (out_cnt 0).
  * Returns the reply length written into out (> 0), 0 when the request takes no reply (FORGET, BATCH_FORGET,
- * INTERRUPT, or a malformed request that the protocol says to drop), or -errno if the out room is too small for
- * even an error header (a transport bug).
+ * INTERRUPT, or a malformed request that the protocol says to drop), or -ENOBUFS if a request that takes a reply
+ * came without room for even an error header (the transport drops it).
  */
 ssize_t proto_handle(struct proto_session *s, const struct iovec *in, int in_cnt, const struct iovec *out,
 		     int out_cnt);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The container init, from the clone to the exec: join or finish the namespaces, hostname, loopback, the
- * mounts (src/mount), pivot_root, masked and read-only paths, then user, groups, cwd and no_new_privs. It
- * then reports ready and blocks until released (sync socket or exec FIFO, see container.h), and execs.
+ * mounts (src/mount), a pause for the runtime's createContainer hooks when it asks for one (opts.pre_pivot),
+ * pivot_root, masked and read-only paths, then the root-only half of the process security, user, groups,
+ * cwd and no_new_privs. It then reports ready and blocks until released (sync socket or exec FIFO, see
+ * container.h), applies the capability sets, and execs.
  * Every failure goes back to the runtime as a SYNC_ERROR record; the init never prints, except when an exec
  * released through the FIFO fails and nobody is left listening.
  */
@@ -307,6 +309,13 @@ static void setup_mounts(struct init *in)
 		}
 	}
 
+	if (o->pre_pivot) {
+		/* the createContainer moment (see container.h): tell the runtime and wait for its go-ahead */
+		struct sync_msg m = { .type = SYNC_PRE_PIVOT };
+		if (send(in->a->sync_fd, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+			_exit(1); /* the runtime is gone: nobody to report to */
+		wait_for(in, SYNC_RESUME);
+	}
 	r = bxm_pivot(ctx, &in->merr);
 	if (r < 0)
 		die_mount(in, "pivot_root", r);
@@ -335,8 +344,12 @@ static void setup_mounts(struct init *in)
 static void setup_user(struct init *in)
 {
 	const struct oci_process *p = &in->a->spec->process;
-	/* process security that needs root (bounding set, PR_SET_KEEPCAPS, rlimits): the place for
-	 * sec_apply_pre_user(), see runtime/security.h; the rest goes at the hook right before exec */
+	/* process security that needs root (rlimits, bounding set, seccomp without no_new_privs,
+	 * PR_SET_KEEPCAPS) while we still are root; the capability sets follow right before exec */
+	struct rt_err serr = { "" };
+	int sr = security_apply_init_pre_user(&serr);
+	if (sr < 0)
+		die_msg(in, "security", sr, "%s", serr.msg);
 	/* groups first: after setresuid() to a non-root user there is no privilege left to set them */
 	if (setgroups(p->n_additional_gids, p->additional_gids) < 0)
 		die_msg(in, "user", errno, "setgroups (process.user.additionalGids): %s", strerror(errno));
@@ -356,8 +369,12 @@ static void setup_user(struct init *in)
 static const char *find_program(const struct oci_process *p, char *buf, size_t size)
 {
 	const char *prog = p->args[0];
-	if (strchr(prog, '/'))
-		return prog;
+	if (strchr(prog, '/')) {
+		/* checked here too, as runc's LookPath does before it reports ready: a missing program is an
+		 * error of create, not an init that dies after start */
+		struct stat st;
+		return access(prog, X_OK) == 0 && stat(prog, &st) == 0 && S_ISREG(st.st_mode) ? prog : NULL;
+	}
 	const char *path = DEFAULT_PATH;
 	for (size_t i = 0; i < p->n_env; i++)
 		if (strncmp(p->env[i], "PATH=", 5) == 0)
@@ -455,7 +472,8 @@ _Noreturn void container_init_main(const struct container_init_args *a)
 	char buf[4096];
 	const char *prog = find_program(&s->process, buf, sizeof(buf));
 	if (!prog)
-		die_msg(&in, "exec", ENOENT, "exec %s: not found in the container's PATH", s->process.args[0]);
+		die_msg(&in, "exec", ENOENT, strchr(s->process.args[0], '/') ? "exec %s: no such executable file" :
+			"exec %s: not found in the container's PATH", s->process.args[0]);
 
 	wait_for_start(&in);
 

@@ -15,6 +15,9 @@ enum sync_type {
 	SYNC_ERROR,          /* init -> runtime: set-up or exec failed; the init exits */
 	SYNC_MOUNT_FD,       /* runtime -> init: err = mount index, SCM_RIGHTS = an idmapped detached tree */
 	SYNC_PTY,            /* init -> runtime: SCM_RIGHTS = the master of the container's terminal */
+	/* Appended, so the values above keep their meaning. Only with opts.pre_pivot: */
+	SYNC_PRE_PIVOT,      /* init -> runtime: the spec's mounts are done, / is not pivoted yet: waiting */
+	SYNC_RESUME,         /* runtime -> init: pre_pivot() returned 0, go on to pivot_root */
 };
 
 struct sync_msg {

@@ -404,10 +404,35 @@ int container_create(const struct oci_spec *spec, const struct container_opts *o
 	}
 
 	struct sync_msg m;
-	bool got = false;
+	bool got = false, pre_pivot_done = false;
 	for (;;) {
 		int fd = -1;
 		r = recv_msg_fd(mine, &m, &got, &fd);
+		if (r == 0 && got && m.type == SYNC_PRE_PIVOT) {
+			/* once, before the terminal and "ready", and only when asked for */
+			safe_close(fd);
+			if (!opts->pre_pivot || pre_pivot_done || c->pty >= 0) {
+				r = fail(e, EPROTO, "sync", "unexpected pre-pivot message from the container init");
+				goto kill;
+			}
+			pre_pivot_done = true;
+			struct container_error pe = {};
+			r = opts->pre_pivot(pid, opts->userdata, &pe);
+			if (r < 0) {
+				pe.err = pe.err ? pe.err : -r;
+				if (!pe.stage[0])
+					snprintf(pe.stage, sizeof(pe.stage), "createContainer");
+				if (e)
+					*e = pe;
+				goto kill;
+			}
+			r = send_type(mine, SYNC_RESUME);
+			if (r < 0) {
+				r = died(c, "set-up", e);
+				goto fail;
+			}
+			continue;
+		}
 		if (r < 0 || !got || m.type != SYNC_PTY) {
 			safe_close(fd);
 			break;

@@ -46,6 +46,11 @@ struct container_opts {
 	 * terminal of a new session and its stdin, stdout and stderr, and hands the master back:
 	 * container_pty(). (create/start hand it to a --console-socket instead, see runtime/console.h.) */
 	bool terminal;
+	/* Optional: called in the runtime while the init waits after the spec's mounts and the default devices
+	 * and before pivot_root (and before the terminal, masked and read-only paths): the point of the OCI
+	 * createContainer hooks, which run in the init's mount namespace with the host's / still its root.
+	 * A negative return aborts the create (the init is killed); fill e->msg to say why. */
+	int (*pre_pivot)(pid_t pid, void *userdata, struct container_error *e);
 };
 
 /* Why container_create() or container_start() failed, for the CLI's message. */

@@ -418,6 +418,15 @@ static int prepare(const struct lc_exec_opts *o, struct exec_ctx *k, struct rt_e
 		k->process = process_from_flags(member(k->spec->json, "process"), o, err);
 	if (!k->process)
 		return err->msg[0] ? -EINVAL : -ENOMEM;
+	/* runc: a --process file without capabilities gets the container's, not none (an absent
+	 * process.capabilities means empty sets only for the container's own process, see security.h) */
+	json_object *base = member(k->spec->json, "process"), *caps = NULL, *copy = NULL;
+	if (o->process_file && json_object_is_type(k->process, json_type_object) && !member(k->process, "capabilities") &&
+	    base && (caps = member(base, "capabilities"))) {
+		if (json_object_deep_copy(caps, &copy, NULL) < 0 || !copy)
+			return -ENOMEM;
+		json_object_object_add(k->process, "capabilities", copy);
+	}
 	r = xproc_parse(k->process, lnx, &k->x, err);
 	if (r < 0)
 		return r;

@@ -124,25 +124,18 @@ static int check_resources(struct create_ctx *k, struct rt_err *err)
 	return 0;
 }
 
-static int run_create_hooks(struct create_ctx *k, struct rt_err *err)
+/* The startContainer hooks run in the init at start; they read this state then. (The createContainer hooks
+ * ran during container_create(), at its pre_pivot point.) */
+static int pass_start_state(struct create_ctx *k, struct rt_err *err)
 {
-	const struct rt_hooks *h = &k->x.hooks;
-	if (!h->create_container.n && !h->start_container.n)
+	if (!k->x.hooks.start_container.n || k->state_pipe[1] < 0)
 		return 0;
-	_cleanup_free_ char *state = rts_to_oci_json(&k->s, RTS_CREATING);
-	if (!state)
-		return -ENOMEM;
-	/* after the mounts; the spec wants it before pivot_root, which container.h offers no point for */
-	int r = hooks_run_in(&h->create_container, "createContainer", state, k->s.pid, err);
-	if (r == 0 && k->state_pipe[1] >= 0) {
-		/* the startContainer hooks run in the init; they read this state then */
-		_cleanup_free_ char *st = rts_to_oci_json(&k->s, RTS_CREATED);
-		size_t n = st ? strlen(st) : 0;
-		if (!st || n >= 65536 || write(k->state_pipe[1], st, n) != (ssize_t)n)
-			return rt_err_set(err, EIO, "passing the state to the startContainer hooks failed");
-		k->state_pipe[1] = safe_close(k->state_pipe[1]);
-	}
-	return r;
+	_cleanup_free_ char *st = rts_to_oci_json(&k->s, RTS_CREATED);
+	size_t n = st ? strlen(st) : 0;
+	if (!st || n >= 65536 || write(k->state_pipe[1], st, n) != (ssize_t)n)
+		return rt_err_set(err, EIO, "passing the state to the startContainer hooks failed");
+	k->state_pipe[1] = safe_close(k->state_pipe[1]);
+	return 0;
 }
 
 /*
@@ -176,6 +169,23 @@ static int create_prepare(pid_t pid, void *userdata, struct container_error *e)
 		r = r ?: hooks_run(&h->prestart, "prestart", state, &err);
 		r = r ?: hooks_run(&h->create_runtime, "createRuntime", state, &err);
 	}
+	if (r < 0)
+		snprintf(e->msg, sizeof(e->msg), "%s", err.msg[0] ? err.msg : strerror(-r));
+	return r;
+}
+
+/* container.h's pre_pivot(): the createContainer hooks, in the init's mount namespace after the spec's
+ * mounts and before pivot_root, as the OCI runtime spec places them. */
+static int create_pre_pivot(pid_t pid, void *userdata, struct container_error *e)
+{
+	struct create_ctx *k = userdata;
+	_cleanup_free_ char *state = rts_to_oci_json(&k->s, RTS_CREATING);
+	if (!state) {
+		snprintf(e->msg, sizeof(e->msg), "createContainer hooks: out of memory");
+		return -ENOMEM;
+	}
+	struct rt_err err = { "" };
+	int r = hooks_run_in(&k->x.hooks.create_container, "createContainer", state, pid, &err);
 	if (r < 0)
 		snprintf(e->msg, sizeof(e->msg), "%s", err.msg[0] ? err.msg : strerror(-r));
 	return r;
@@ -307,6 +317,7 @@ static int do_create(const struct lc_create_opts *o, struct create_ctx *k, struc
 		.userdata = k,
 		/* the init opens the pty in the container (its devpts, /dev/console) and hands us the master */
 		.terminal = k->x.terminal,
+		.pre_pivot = k->x.hooks.create_container.n ? create_pre_pivot : NULL,
 	};
 	struct container_error cerr = {};
 	security_set_init_ctx(&ictx);
@@ -325,7 +336,7 @@ static int do_create(const struct lc_create_opts *o, struct create_ctx *k, struc
 	}
 	k->state_pipe[0] = safe_close(k->state_pipe[0]);
 
-	r = run_create_hooks(k, err);
+	r = pass_start_state(k, err);
 	if (r < 0)
 		return r;
 	if (o->pid_file) {

@@ -140,6 +140,10 @@ int sec_config_parse(json_object *process, json_object *lnx, struct sec_config *
 	*c = (struct sec_config){};
 	int r = 0;
 	json_object *v;
+	/* No process.capabilities means no capabilities at all, bounding set included: runc turns a missing
+	 * object into an empty configs.Capabilities, and crun 1.8 here gives CapInh/Prm/Eff/Bnd/Amb all 0.
+	 * Leaving root's full set would hand a spec that forgot the field every privilege. */
+	c->has_caps = process != NULL;
 	if (process && json_object_object_get_ex(process, "capabilities", &v) && v) {
 		if (!json_object_is_type(v, json_type_object)) {
 			r = rt_err_set(err, EINVAL, "process.capabilities: not an object");
@@ -368,10 +372,25 @@ int sec_features(json_object *lnx)
 /* --- the init's side ------------------------------------------------------------------------------------ */
 
 static const struct sec_init_ctx *init_ctx;
+/* set in the init once security_apply_init_pre_user() ran, so security_apply_init() does only the rest */
+static bool init_pre_done;
 
 void security_set_init_ctx(const struct sec_init_ctx *ctx)
 {
 	init_ctx = ctx;
+	init_pre_done = false;
+}
+
+int security_apply_init_pre_user(struct rt_err *err)
+{
+	const struct sec_init_ctx *ctx = init_ctx;
+	if (!ctx || !ctx->sec)
+		return 0;
+	int r = sec_apply_pre_user(ctx->sec, err);
+	if (r < 0)
+		return r;
+	init_pre_done = true;
+	return 0;
 }
 
 static void report(const struct sec_init_ctx *ctx, const struct rt_err *err)
@@ -468,18 +487,9 @@ int security_apply_init(void)
 			goto fail;
 	}
 	if (ctx->sec) {
-		/* container-init.c switched to process.user before this point: what needs root must fail loudly
-		 * here rather than be skipped (the bounding set and a seccomp filter without no_new_privs) */
-		bool needs_root = ctx->sec->has_caps || (ctx->sec->seccomp && !ctx->sec->no_new_privs);
-		if (needs_root && geteuid() != 0) {
-			r = rt_err_set(&err, EPERM,
-				       "process.user.uid %u: capabilities and a seccomp filter without noNewPrivileges "
-				       "must be applied before the switch to a non-root user, which this init does first; "
-				       "run as uid 0, or set noNewPrivileges and no capabilities",
-				       (unsigned)geteuid());
-			goto fail;
-		}
-		r = sec_apply(ctx->sec, &err);
+		/* the part that needs root ran before the user switch (security_apply_init_pre_user) when the
+		 * init called it; a caller that did not gets both halves here, as before */
+		r = init_pre_done ? sec_apply_post_user(ctx->sec, &err) : sec_apply(ctx->sec, &err);
 		if (r < 0)
 			goto fail;
 	}

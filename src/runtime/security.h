@@ -2,10 +2,11 @@
 /*
  * Process security of a container's process: capabilities (bounding, effective, permitted, inheritable,
  * ambient), rlimits, no_new_privs and a seccomp filter (libseccomp), parsed from config.json's "process"
- * and "linux.seccomp" and applied in the container's init right before exec, in runc's order:
+ * and "linux.seccomp" and applied in the container's init around the switch to process.user, in runc's order
+ * (the part before the first arrow up to PR_SET_KEEPCAPS as root, before setresuid; the rest after it):
  *
  *   rlimits -> [no_new_privs] -> seccomp if !no_new_privs (loading it then still needs CAP_SYS_ADMIN)
- *           -> bounding set -> capset (permitted/effective/inheritable) -> ambient
+ *           -> bounding set -> PR_SET_KEEPCAPS -> (setresuid) -> capset (permitted/effective/inheritable) -> ambient
  *           -> seccomp if no_new_privs (as late as possible: fewest syscalls run under it)
  *
  * Everything is validated and the seccomp filter is built in the runtime (sec_config_parse), so a bad
@@ -28,7 +29,7 @@ struct sec_rlimit {
 };
 
 struct sec_config {
-	bool has_caps;
+	bool has_caps; /* apply the sets below: always for a process object (absent capabilities = all empty) */
 	uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
 	struct sec_rlimit *rlimits;
 	size_t n_rlimits;
@@ -57,8 +58,9 @@ int sec_apply(const struct sec_config *c, struct rt_err *err);
 int sec_features(struct json_object *lnx);
 
 /*
- * The one call that container.c makes right before exec (its marked hook point). It does, in the init, what
- * the OCI runtime commands prepared before container_create(): the startContainer hooks, then sec_apply().
+ * The calls container-init.c makes: security_apply_init_pre_user() before the user switch, and
+ * security_apply_init() right before exec, which does, in the init, what the OCI runtime commands prepared
+ * before container_create(): the startContainer hooks, then the rest of the process security.
  * A caller that prepared nothing gets 0. (The terminal is container.c's: opts.terminal, see container.h.)
  */
 struct sec_init_ctx {
@@ -71,4 +73,9 @@ struct sec_init_ctx {
 	char *const *env;        /* process.env, for the PATH of that lookup */
 };
 void security_set_init_ctx(const struct sec_init_ctx *ctx);
+/* In the init, as root, before setgroups/setresgid/setresuid: sec_apply_pre_user() of the context's config
+ * (rlimits, oomScoreAdj, no_new_privs, seccomp without no_new_privs, bounding set, PR_SET_KEEPCAPS), runc's
+ * order in finalizeNamespace. security_apply_init() then applies only the rest (capability sets, ambient,
+ * seccomp with no_new_privs), so a non-root process.user keeps the capabilities the spec gives it. */
+int security_apply_init_pre_user(struct rt_err *err);
 int security_apply_init(void);

@@ -285,6 +285,7 @@ struct merge_filter {
 	int err;
 };
 
+static int cookies_reserve(struct ovl_handle *h, size_t k);
 static int cookies_set(struct ovl_handle *h, size_t k, uint64_t val);
 
 static bool merge_fits(void *data, size_t namelen)
@@ -314,38 +315,47 @@ static int merge_add(void *data, const char *name, size_t namelen, uint64_t st_i
 		return -ENOSPC;
 	}
 	/* room for the cookie first: once the entry is in the client's buffer it cannot be taken back */
-	int r = cookies_set(h, (size_t)m->k + 1, next_off);
+	int r = cookies_reserve(h, (size_t)m->k + 1);
 	if (r < 0) {
 		m->err = r;
 		return -ENOSPC;
 	}
-	h->ncookies = (size_t)m->k + 1;
 	r = forward_entry(h->ufs, h->ue, m->tag, m->out, name, namelen, st_ino, type, plus_e, COOKIE_REAL + m->k + 1);
 	if (r < 0) {
 		m->full = true;
 		return r;
 	}
 	m->k++;
-	h->ncookies = (size_t)m->k + 1;
+	cookies_set(h, (size_t)m->k, next_off); /* reserved: cannot fail */
 	m->uoff = next_off;
 	m->emitted = true;
 	return 0;
 }
 
+static int cookies_reserve(struct ovl_handle *h, size_t k)
+{
+	if (k < h->ccap)
+		return 0;
+	size_t cap = h->ccap ? h->ccap * 2 : 64;
+	while (cap <= k)
+		cap *= 2;
+	uint64_t *c = realloc(h->cookies, cap * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	h->cookies = c;
+	h->ccap = cap;
+	return 0;
+}
+
+/* Cookie k resumes the real listing at val. Cookies handed out earlier stay valid (a client may seekdir back
+ * and then forward again); reading again from an earlier one sets the same positions anew. */
 static int cookies_set(struct ovl_handle *h, size_t k, uint64_t val)
 {
-	if (k >= h->ccap) {
-		size_t cap = h->ccap ? h->ccap * 2 : 64;
-		while (cap <= k)
-			cap *= 2;
-		uint64_t *c = realloc(h->cookies, cap * sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		h->cookies = c;
-		h->ccap = cap;
-	}
+	int r = cookies_reserve(h, k);
+	if (r < 0)
+		return r;
 	h->cookies[k] = val;
-	h->ncookies = k + 1;
+	h->ncookies = MAX(h->ncookies, k + 1);
 	return 0;
 }
 

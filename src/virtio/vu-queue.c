@@ -130,12 +130,10 @@ static uint32_t serve_elem(struct vu_queue *q, struct vq_elem *e)
 	}
 	if (!s)
 		return 0;
-	/* FORGET, BATCH_FORGET and INTERRUPT come without a writable part (the hiprio queue); the backend still
-	 * wants room for a reply header, so give it a scratch one whose contents the guest never sees. */
-	uint8_t scratch[256];
-	struct iovec sc = { scratch, sizeof(scratch) };
+	/* FORGET, BATCH_FORGET and INTERRUPT come without a writable part (the hiprio queue): the backend takes
+	 * them without reply room and refuses (-ENOBUFS) any other request that has none. */
 	bool no_room = e->nwr == 0;
-	ssize_t n = d->be->handle(s, e->iov, (int)e->nrd, no_room ? &sc : e->iov + e->nrd, no_room ? 1 : (int)e->nwr);
+	ssize_t n = d->be->handle(s, e->iov, (int)e->nrd, e->iov + e->nrd, (int)e->nwr);
 	pthread_rwlock_unlock(&d->session_lock);
 	if (n < 0) {
 		log_debug("virtio-fs: queue %u: request dropped: %s", q->index, strerror((int)-n));

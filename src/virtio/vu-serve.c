@@ -2,8 +2,12 @@
 /* `boxshare serve --socket-path/--fd`: the listening socket, one connection at a time, the glue to proto. */
 #include "virtio/vu-serve.h"
 
+#include <stdatomic.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <linux/fuse.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -107,6 +111,21 @@ static bool glue_may_block(const struct iovec *in, int in_cnt)
 	return peek_opcode(in, in_cnt) == FUSE_SETLKW;
 }
 
+/* What vu_serve_stop() shuts down: the socket being served and the listening one (-1: none). */
+static atomic_int cur_conn = -1, cur_listen = -1;
+static atomic_bool stopping;
+
+void vu_serve_stop(void)
+{
+	atomic_store(&stopping, true);
+	int fd = atomic_load(&cur_conn);
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_RDWR);
+	fd = atomic_load(&cur_listen);
+	if (fd >= 0)
+		(void)shutdown(fd, SHUT_RDWR);
+}
+
 static int serve_one(int conn, const struct vu_serve_opts *o, const struct vu_backend *be)
 {
 	struct vu_dev_opts dopts = {
@@ -118,9 +137,13 @@ static int serve_one(int conn, const struct vu_serve_opts *o, const struct vu_ba
 	int r = vu_dev_new(&dopts, be, &d);
 	if (r < 0)
 		return r;
+	atomic_store(&cur_conn, conn);
+	if (atomic_load(&stopping)) /* a stop that came before the connection did */
+		(void)shutdown(conn, SHUT_RDWR);
 	r = vu_conn_serve(conn, d);
+	atomic_store(&cur_conn, -1);
 	vu_dev_free(d);
-	return r;
+	return atomic_load(&stopping) ? 0 : r;
 }
 
 int vu_serve(int sock_fd, const struct vu_serve_opts *o, vu_session_factory make_session, void *data)
@@ -132,7 +155,7 @@ int vu_serve(int sock_fd, const struct vu_serve_opts *o, vu_session_factory make
 		.handle = glue_handle,
 		.session_done = glue_done,
 		.session_restarts = glue_restarts,
-		.may_block = (void *)0 ? glue_may_block : NULL,
+		.may_block = glue_may_block,
 		.wake_signal = PROTO_INTR_SIGNAL,
 		.data = &g,
 	};
@@ -143,9 +166,14 @@ int vu_serve(int sock_fd, const struct vu_serve_opts *o, vu_session_factory make
 	if (!listening)
 		return serve_one(sock_fd, o, &be);
 
+	atomic_store(&cur_listen, sock_fd);
 	for (;;) {
+		if (atomic_load(&stopping))
+			return 0;
 		_cleanup_close_ int conn = accept4(sock_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0) {
+			if (atomic_load(&stopping))
+				return 0;
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			return -errno;

@@ -29,3 +29,9 @@ typedef int (*vu_session_factory)(void *data, struct proto_session **ret);
  * error; it never makes this function crash.
  */
 int vu_serve(int sock_fd, const struct vu_serve_opts *o, vu_session_factory make_session, void *data);
+
+/*
+ * Ask vu_serve() to stop, from any thread (not from a signal handler): the connection and the listening socket
+ * are shut down, the front end sees a hang-up, and vu_serve() returns 0 as after a clean disconnect.
+ */
+void vu_serve_stop(void);

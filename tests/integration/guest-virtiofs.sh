@@ -73,7 +73,7 @@ if [ -z "$ACCEL" ]; then
 fi
 # shellcheck disable=SC2086
 # the guest resets itself once (guest/init.sh): reboots are allowed, a panic ends QEMU
-timeout 300 "$QEMU" -nodefaults -no-user-config -display none -action panic=exit-failure -accel $ACCEL -m 1G -smp 2 \
+timeout 240 "$QEMU" -nodefaults -no-user-config -display none -action panic=exit-failure -accel $ACCEL -m 1G -smp 2 \
 	-object memory-backend-memfd,id=mem,size=1G,share=on -numa node,memdev=mem \
 	-kernel "$CACHE/vmlinux" -initrd "$W/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 quiet boxshare.tag=$TAG" \

@@ -71,11 +71,14 @@ res() {
 contains() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
 
 NS_ALL='[{"type":"mount"},{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"network"}]'
-# spec ARGS MOUNTS [LINUX_EXTRA] [TOP_EXTRA] [NAMESPACES] [PROCESS_EXTRA]
+# A spec without process.capabilities gives the process none (as runc and crun do); the propagation tests
+# mount from inside the container, so the default here is CAP_SYS_ADMIN.
+SYSADMIN=',"capabilities":{"bounding":["CAP_SYS_ADMIN"],"effective":["CAP_SYS_ADMIN"],"permitted":["CAP_SYS_ADMIN"]}'
+# spec ARGS MOUNTS [LINUX_EXTRA] [TOP_EXTRA] [NAMESPACES] [PROCESS_EXTRA (default: $SYSADMIN)]
 spec() {
 	cat >"$B/config.json" <<EOF
 {"ociVersion":"1.0.2","root":{"path":"rootfs"}${4:-},
- "process":{"args":$1,"env":["PATH=/bin"],"cwd":"/"${6:-}},
+ "process":{"args":$1,"env":["PATH=/bin"],"cwd":"/"${6:-$SYSADMIN}},
  "mounts":[$2],
  "linux":{"namespaces":${5:-$NS_ALL}${3:-}}}
 EOF

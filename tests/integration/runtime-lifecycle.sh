@@ -115,12 +115,18 @@ grep -q "^Uid:.*100000" "/proc/$(rt_pid cu)/status" || rt_fail "the init is not 
 B delete --force cu || rt_fail "delete cu"
 chmod 700 "$T"
 
-# -- a non-root process.user with capabilities: refused at start with the reason, not silently weakened --
+# -- a non-root process.user with capabilities: it runs as that user with the spec's sets (runc's order:
+# bounding set and PR_SET_KEEPCAPS as root, capset after the switch; see runtime-security.sh for more) --
 rt_bundle "$T/bn" '["sleep", "100"]'
 sed -i 's/"uid": 0, "gid": 0/"uid": 1000, "gid": 1000/' "$T/bn/config.json"
 B create --bundle "$T/bn" cn || rt_fail "create cn"
-B start cn 2>"$T/err" && rt_fail "a non-root user with capabilities started"
-grep -q "process.user.uid 1000" "$T/err" || rt_fail "non-root refusal does not say why: $(cat "$T/err")"
+B start cn 2>"$T/err" || rt_fail "start of a non-root user with capabilities: $(cat "$T/err")"
+pn=$(rt_pid cn)
+grep -q "^Uid:[[:space:]]*1000[[:space:]]" "/proc/$pn/status" || rt_fail "cn: $(grep Uid "/proc/$pn/status")"
+# without ambient capabilities the kernel clears a non-root exec's permitted set, as under runc; the
+# bounding set is the spec's
+grep -q 'CapBnd:.*00000000000004e1' "/proc/$pn/status" || rt_fail "cn: $(grep CapBnd "/proc/$pn/status")"
+grep -q 'CapEff:.*0000000000000000' "/proc/$pn/status" || rt_fail "cn: $(grep CapEff "/proc/$pn/status")"
 B delete --force cn || rt_fail "delete cn"
 
 # -- the container's own exit status (seen by the subreaper, as conmon sees it) ----------------------------
@@ -152,23 +158,45 @@ B start c3 || rt_fail "start c3"
 grep -q '"status":"running"' "$T/hook-poststart.json" || rt_fail "poststart state: $(cat "$T/hook-poststart.json" 2>&1)"
 B delete --force c3 || rt_fail "delete --force c3"
 grep -q '"status":"stopped"' "$T/hook-poststop.json" || rt_fail "poststop did not run on delete"
-# createContainer runs in the container's namespaces (its path resolved in ours: a static busybox here);
+# createContainer runs in the container's namespaces (its path resolved in ours: a static busybox here),
+# after the spec's mounts and before pivot_root (OCI runtime spec, "createContainer Hooks"): the rootfs's
+# /proc is mounted in its mount namespace, and / is still the host's (the bundle's config.json is there).
 # startContainer runs inside the container (its path resolved there), after start, before the program
+cat > "$T/cc-hook.sh" <<SH
+hostname > $T/rootfs/tmp/cc
+cat > $T/rootfs/tmp/cc.json
+grep -q " $T/rootfs/proc " /proc/self/mountinfo && echo mounts-done >> $T/rootfs/tmp/cc
+[ -e $T/b3b/config.json ] && echo host-root >> $T/rootfs/tmp/cc
+exit 0
+SH
 hooks='"hooks": {
-  "createContainer": [ { "path": "'$BUSYBOX'", "args": [ "busybox", "sh", "-c", "hostname > /tmp/cc; cat > /tmp/cc.json" ] } ],
+  "createContainer": [ { "path": "'$BUSYBOX'", "args": [ "busybox", "sh", "'$T'/cc-hook.sh" ] } ],
   "startContainer": [ { "path": "/bin/sh", "args": [ "sh", "-c", "cat > /tmp/sc.json" ] } ] },'
 rt_bundle "$T/b3b" '["sleep", "100"]' '' "$hooks"
 B create --bundle "$T/b3b" c3b || rt_fail "create c3b (createContainer/startContainer hooks)"
 B start c3b || rt_fail "start c3b"
-[ "$(B exec c3b -- cat /tmp/cc)" = rt ] || rt_fail "createContainer hook did not run in the container's uts/mount namespaces"
+[ "$(B exec c3b -- cat /tmp/cc | tr '\n' ' ')" = "rt mounts-done host-root " ] ||
+	rt_fail "createContainer hook not in the container's uts+mount namespaces after its mounts and before \
+pivot_root: '$(B exec c3b -- cat /tmp/cc | tr '\n' ' ')' (want 'rt mounts-done host-root ')"
 B exec c3b -- cat /tmp/cc.json | grep -q '"id":"c3b"' || rt_fail "createContainer hook got no state"
 B exec c3b -- cat /tmp/sc.json | grep -q '"id":"c3b"' || rt_fail "startContainer hook did not run in the container"
 B delete --force c3b || rt_fail "delete c3b"
+# a missing program (absolute path) is an error of create, with one message naming it, as runc's LookPath
+rt_bundle "$T/bx" '["/bin/no-such-program"]'
+B create --bundle "$T/bx" cx 2>"$T/err" && rt_fail "create of a missing /bin/no-such-program succeeded"
+[ "$(grep -c no-such-program "$T/err")" = 1 ] || rt_fail "create's error: '$(cat "$T/err")'"
+B delete --force cx 2>/dev/null
 # a failing createRuntime hook fails create and leaves nothing
 rt_bundle "$T/b4" '["sleep", "100"]' '' '"hooks": { "createRuntime": [ { "path": "/bin/false" } ] },'
 B create --bundle "$T/b4" c4 2>"$T/err" && rt_fail "create with a failing hook succeeded"
 grep -q "createRuntime" "$T/err" || rt_fail "hook failure not named: $(cat "$T/err")"
 [ -e "$ROOT/c4" ] && rt_fail "failed create left its state dir"
+# so does a failing createContainer hook (the init waits before pivot_root, and goes): one message
+rt_bundle "$T/b4c" '["sleep", "100"]' '' '"hooks": { "createContainer": [ { "path": "/bin/false" } ] },'
+B create --bundle "$T/b4c" c4c 2>"$T/err" && rt_fail "create with a failing createContainer hook succeeded"
+[ "$(grep -c . "$T/err")" = 1 ] && grep -q "createContainer\[0\] /bin/false: exited with status 1" "$T/err" ||
+	rt_fail "createContainer failure: '$(cat "$T/err")'"
+[ -e "$ROOT/c4c" ] && rt_fail "failed create left its state dir"
 
 # -- linux.sysctl: namespaced keys land in the container's namespaces, not the host's ----------------------
 host_fwd=$(cat /proc/sys/net/ipv4/ip_forward)
@@ -220,7 +248,7 @@ crash_at() {
 	[ $? = 137 ] || rt_fail "$1: the create process was not the one killed"
 	kill -9 "$(cat "$T/rootfs/tmp/slow.pid")" 2>/dev/null
 }
-init_gone() { [ ! -d "/proc/$1" ] || grep -q "^State:.*Z" "/proc/$1/status"; }
+init_gone() { [ ! -d "/proc/$1" ] || grep -q "^State:.*Z" "/proc/$1/status" 2>/dev/null; }
 RT_KILL_PIDS=""
 slow='[ "busybox", "sh", "-c", "echo $$ > '$T'/rootfs/tmp/slow.pid; exec sleep 30" ]'
 # killed during createRuntime (before the init set anything up): the init goes with it
@@ -229,12 +257,12 @@ for i in $(seq 50); do init_gone "$ipid" && break; sleep 0.1; done
 init_gone "$ipid" || rt_fail "crash1: the init outlived its create"
 B delete --force crash1 || rt_fail "crash1: delete --force"
 [ -e "$ROOT/crash1" ] && rt_fail "crash1: delete --force left the state dir"
-# killed during createContainer (the init is set up, blocked before exec, holding the state's lock)
-slow2='[ "busybox", "sh", "-c", "echo $$ > /tmp/slow.pid; exec sleep 30" ]'
-crash_at crash2 '"hooks": { "createContainer": [ { "path": "'$BUSYBOX'", "args": '"$slow2"' } ] },'
-init_gone "$ipid" && rt_fail "crash2: no init was left waiting (the scenario did not happen)"
-[ "$(rt_status crash2)" = creating ] || rt_fail "crash2: state '$(rt_status crash2)', expected creating"
-B delete crash2 2>/dev/null && rt_fail "crash2: delete without --force succeeded"
+# killed during createContainer (the init has mounted, waits before pivot_root on the sync socket, the
+# create holds the state's lock): the init sees the socket close and exits, and state says so
+crash_at crash2 '"hooks": { "createContainer": [ { "path": "'$BUSYBOX'", "args": '"$slow"' } ] },'
+for i in $(seq 50); do init_gone "$ipid" && break; sleep 0.1; done
+init_gone "$ipid" || rt_fail "crash2: the init $ipid outlived its create"
+[ "$(rt_status crash2)" = stopped ] || rt_fail "crash2: state '$(rt_status crash2)', expected stopped"
 B delete --force crash2 || rt_fail "crash2: delete --force"
 [ -e "$ROOT/crash2" ] && rt_fail "crash2: delete --force left the state dir"
 for i in $(seq 50); do init_gone "$ipid" && break; sleep 0.1; done

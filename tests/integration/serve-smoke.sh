@@ -51,14 +51,13 @@ for sandbox in namespace none; do
 	[ ! -e "$T/src/renamed.txt" ] || fail "$sandbox: unlink not on the host"
 	# a file held open and a process waiting for a lock while we stop: the exit must wait for neither
 	exec 9<"$T/mnt/a.txt"
-	flock "$T/mnt/a.txt" sleep 30 2>/dev/null & HOLDER=$!
-	sleep 0.2
-	flock "$T/mnt/a.txt" true 2>/dev/null & WAITER=$!
+	flock 9 || fail "$sandbox: flock"
+	flock "$T/mnt/a.txt" true </dev/null >/dev/null 2>&1 & WAITER=$!
 	sleep 0.2
 	kill -TERM "$PID"
 	wait_exit; rc=$?
 	exec 9<&-
-	kill "$HOLDER" "$WAITER" 2>/dev/null; wait "$HOLDER" "$WAITER" 2>/dev/null
+	kill "$WAITER" 2>/dev/null; wait "$WAITER" 2>/dev/null
 	[ $rc = 0 ] || fail "$sandbox: SIGTERM: exit status $rc"
 	mounted && fail "$sandbox: still mounted after SIGTERM"
 
@@ -70,6 +69,40 @@ for sandbox in namespace none; do
 	wait_exit; rc=$?
 	[ $rc = 0 ] || fail "$sandbox: after umount: exit status $rc"
 	mounted && fail "$sandbox: still mounted after umount"
+done
+
+# --readonly: reads work, every write fails with EROFS, nothing changes on the host
+"$BOXSHARE" serve --source "$T/src" --mount "$T/mnt" --readonly >"$T/log" 2>&1 &
+PID=$!
+wait_mounted || fail "readonly: not mounted"
+[ "$(cat "$T/mnt/a.txt")" = hello ] || fail "readonly: read a.txt"
+err=$( (echo x > "$T/mnt/ro.txt") 2>&1 ) && fail "readonly: create succeeded"
+echo "$err" | grep -q "Read-only file system" || fail "readonly: create: $err"
+touch "$T/mnt/a.txt" 2>/dev/null && fail "readonly: touch succeeded"
+[ ! -e "$T/src/ro.txt" ] || fail "readonly: a file appeared on the host"
+kill -TERM "$PID"
+wait_exit; rc=$?
+[ $rc = 0 ] || fail "readonly: SIGTERM: exit status $rc"
+
+# a control socket is removed at exit (the sandboxed server cannot: its supervisor does), and a vhost-user
+# server stops on SIGTERM with status 0, as on a front-end hang-up
+for mode in mount vhost-user; do
+	if [ $mode = mount ]; then
+		"$BOXSHARE" serve --share "$T/src:/s" --control "$T/ctl.sock" --mount "$T/mnt" >"$T/log" 2>&1 &
+		PID=$!
+		wait_mounted || fail "$mode+control: not mounted"
+	else
+		"$BOXSHARE" serve --shared-dir "$T/src" --socket-path "$T/vu.sock" --control "$T/ctl.sock" >"$T/log" 2>&1 &
+		PID=$!
+	fi
+	for _ in $(seq 100); do [ -S "$T/ctl.sock" ] && break; sleep 0.05; done
+	[ -S "$T/ctl.sock" ] || fail "$mode+control: no control socket"
+	kill -TERM "$PID"
+	wait_exit; rc=$?
+	[ $rc = 0 ] || fail "$mode+control: SIGTERM: exit status $rc"
+	[ -e "$T/ctl.sock" ] && fail "$mode+control: the control socket was left behind"
+	mounted && fail "$mode+control: still mounted after SIGTERM"
+	rm -f "$T/vu.sock"
 done
 
 # usage errors: status 2 and a message naming the problem

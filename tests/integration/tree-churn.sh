@@ -40,6 +40,9 @@ wait_fds() {
 	tree_fail "the server holds $n fds, baseline $1 (a removed entry was not freed)"
 }
 
+# the mount appears before `serve` enters its sandbox; the control socket is served only after: once it
+# answers, the confined server is the leaf of the chain
+ctl list >/dev/null || tree_fail "ctl list"
 SRV=$(server_pid)
 echo "# server pid $SRV (serve pid $SERVE_PID)"
 

@@ -246,6 +246,14 @@ static void test_security_parse(void)
 	json_object_put(p);
 	json_object_put(lnx);
 
+	/* no process.capabilities: empty sets, bounding included (runc's and crun's default), not root's all */
+	p = parse("{\"noNewPrivileges\":true}");
+	CHECK(sec_config_parse(p, NULL, &c, &err) == 0);
+	CHECK(c.has_caps && c.cap_bounding == 0 && c.cap_effective == 0 && c.cap_permitted == 0 &&
+	      c.cap_inheritable == 0 && c.cap_ambient == 0);
+	sec_config_free(&c);
+	json_object_put(p);
+
 	static const char *const bad_process[] = {
 		"{\"capabilities\":{\"bounding\":[\"CAP_NOPE\"]}}",
 		"{\"capabilities\":{\"effective\":[\"CAP_KILL\"],\"permitted\":[]}}",

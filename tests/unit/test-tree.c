@@ -465,6 +465,39 @@ static void test_entry_lifetime(void)
 	CHECK(m->nodes[s_local].nlookup == 0, "the shadowed real s holds %llu lookups",
 	      (unsigned long long)m->nodes[s_local].nlookup);
 	forget_listing(fs, &l);
+	/* seekdir back, then forward again: every cookie handed out stays valid */
+	for (int i = 0; i < 6; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "m%d", i);
+		memfs_mk(m, 1, name, S_IFREG | 0644, "m");
+	}
+	struct listing all;
+	CHECK(list_dir(fs, root.ino, false, 64, &all) == 0 && all.n >= 9, "merged listing, one entry a call: %zu",
+	      all.n);
+	{
+		struct fs_open dop;
+		char mem[512];
+		CHECK(FS_CALL(fs, opendir, &uctx, root.ino, O_RDONLY, &dop) == 0, "opendir");
+		uint64_t offs[16] = { 0 };
+		size_t n = 0;
+		for (uint64_t off = 0; n < 16;) { /* read it all, one entry a call */
+			struct fs_dirbuf b;
+			wire_dirbuf_init(&b, mem, 40, false, false);
+			if (FS_CALL(fs, readdir, &uctx, root.ino, dop.fh, off, &b) < 0 || b.len == 0)
+				break;
+			struct listing one = { 0 };
+			listing_decode(&one, mem, b.len, false, &off);
+			offs[n++] = off;
+		}
+		CHECK(n >= 9, "%zu entries read", n);
+		struct fs_dirbuf b;
+		wire_dirbuf_init(&b, mem, 40, false, false);
+		CHECK(FS_CALL(fs, readdir, &uctx, root.ino, dop.fh, offs[n - 6], &b) == 0 && b.len > 0, "seek back");
+		wire_dirbuf_init(&b, mem, 40, false, false);
+		CHECK(FS_CALL(fs, readdir, &uctx, root.ino, dop.fh, offs[n - 2], &b) == 0 && b.len > 0,
+		      "seek forward to a cookie handed out before the seek back");
+		fs->ops->releasedir(fs, &uctx, root.ino, dop.fh);
+	}
 	fs->ops->forget(fs, root.ino, 1);
 	CHECK(tree_remove(t, "/e2") == 0 && alive(fs) == 0 && frees == 2, "e2 freed at removal (alive %llu)",
 	      (unsigned long long)alive(fs));

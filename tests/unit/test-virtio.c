@@ -7,6 +7,8 @@
  * guest chains that must stop a queue without harming the server.
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -46,6 +48,7 @@ static int failures;
 
 /* ---- the mock backend: replies with the request's bytes inverted; 'S' sleeps, 'D' ends the session ---- */
 static atomic_int sessions_made, sessions_freed, in_parallel, max_parallel, forgets;
+static int block_pipe[2];
 struct mock_session {
 	atomic_bool done;
 	atomic_int served;
@@ -73,16 +76,16 @@ static ssize_t mock_handle(void *sp, const struct iovec *in, int in_cnt, const s
 	struct mock_session *s = sp;
 	uint8_t buf[1 << 16];
 	size_t n = 0, room = 0;
-	/* as proto_handle(): no room at all is a transport bug, even for a request without reply */
 	for (int i = 0; i < out_cnt; i++)
 		room += out[i].iov_len;
-	if (room == 0)
-		return -ENOBUFS;
 	for (int i = 0; i < in_cnt; i++) {
 		size_t k = in[i].iov_len < sizeof(buf) - n ? in[i].iov_len : sizeof(buf) - n;
 		memcpy(buf + n, in[i].iov_base, k);
 		n += k;
 	}
+	/* as proto_handle(): a request without reply ('F'orget) may come with no room; any other needs some */
+	if (room == 0 && !(n > 0 && buf[0] == 'F'))
+		return -ENOBUFS;
 	if (n > 0 && buf[0] == 'S') {
 		int now = atomic_fetch_add(&in_parallel, 1) + 1;
 		int m = atomic_load(&max_parallel);
@@ -93,6 +96,15 @@ static ssize_t mock_handle(void *sp, const struct iovec *in, int in_cnt, const s
 	}
 	if (n > 0 && buf[0] == 'D')
 		atomic_store(&s->done, true);
+	if (n > 0 && buf[0] == 'B') {
+		/* a lock wait: until a 'U' request comes, or a signal ends the wait */
+		struct pollfd p = { .fd = block_pipe[0], .events = POLLIN };
+		int r = poll(&p, 1, 10000);
+		uint8_t c;
+		buf[0] = r == 1 && read(block_pipe[0], &c, 1) == 1 ? 'b' : 'i';
+	}
+	if (n > 0 && buf[0] == 'U')
+		(void)!write(block_pipe[1], "u", 1);
 	if (n > 0 && buf[0] == 'F') {
 		atomic_fetch_add(&forgets, 1);
 		return 0; /* no reply, as FORGET */
@@ -112,9 +124,16 @@ static bool mock_restarts(void *sp, const struct iovec *in, int in_cnt)
 	struct mock_session *s = sp;
 	return in_cnt > 0 && in[0].iov_len > 0 && *(const uint8_t *)in[0].iov_base == 'I' && atomic_load(&s->served) > 0;
 }
+static bool mock_may_block(const struct iovec *in, int in_cnt)
+{
+	return in_cnt > 0 && in[0].iov_len > 0 && *(const uint8_t *)in[0].iov_base == 'B';
+}
+static void empty_handler(int sig)
+{
+}
 static const struct vu_backend mock_be = {
 	.session_new = mock_new, .session_free = mock_free, .handle = mock_handle, .session_done = mock_done,
-	.session_restarts = mock_restarts,
+	.session_restarts = mock_restarts, .may_block = mock_may_block, .wake_signal = SIGURG,
 };
 
 /* ---- a server thread on one end of a socketpair ---- */
@@ -443,6 +462,46 @@ static void test_mem_slots_runtime(void)
 	CHECK(server_stop(&s) == 0, "clean disconnect");
 }
 
+/* A request that waits for another one (a lock wait and its unlock) on a queue with one thread: the wait gets a
+ * thread of its own, the unlock gets through; and a stop of the ring ends a wait that nothing else would. */
+static void test_blocking(void)
+{
+	struct server s;
+	server_start(&s, 1, 0);
+	struct vud *d = driver(&s, default_opts);
+	uint8_t b[8] = "Block", u[8] = "Unlock";
+	struct iovec bi = { b, sizeof(b) }, ui = { u, sizeof(u) };
+	int slot = vud_submit(d, 1, &bi, 1, 8, 0);
+	vud_kick(d, 1);
+	usleep(50 * 1000);
+	uint8_t rep[8];
+	CHECK(vud_call(d, 1, &ui, 1, rep, 8, 0, 3000) == 8, "the unlock got through while the wait waits");
+	while (slot >= 0 && !d->q[1].done[slot])
+		if (vud_wait(d, 1, 3000) < 0)
+			break;
+	uint32_t len = 0;
+	const uint8_t *r = slot >= 0 ? vud_reply(d, 1, (unsigned)slot, &len) : NULL;
+	CHECK(r && len == 8 && r[0] == (uint8_t)~'b', "the wait ended by the unlock");
+	if (slot >= 0)
+		vud_release(d, 1, (unsigned)slot);
+
+	/* a wait nobody ends: stopping the ring wakes it (EINTR) and reports it completed */
+	slot = vud_submit(d, 1, &bi, 1, 8, 0);
+	vud_kick(d, 1);
+	usleep(100 * 1000);
+	struct vhost_vring_state st = { .index = 1 };
+	struct vhost_user_msg m;
+	double t0 = now_ms();
+	CHECK(vud_msg(d, VHOST_USER_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &m, true, false) == 0 &&
+		      m.payload.state.num == d->q[1].avail_idx,
+	      "stop with a wait in flight");
+	CHECK(now_ms() - t0 < 2000, "the stop took %.0f ms", now_ms() - t0);
+	r = vud_reply(d, 1, (unsigned)slot, &len);
+	CHECK(vud_wait(d, 1, 0) == slot && len == 8 && r[0] == (uint8_t)~'i', "the wait was interrupted");
+	vud_free(d);
+	CHECK(server_stop(&s) == 0, "clean disconnect");
+}
+
 /* Refused messages: with REPLY_ACK the front end hears of it and the connection goes on. */
 static void test_refused_messages(void)
 {
@@ -629,12 +688,19 @@ int main(void)
 	test_echo(false, false, 0);
 	test_echo(true, true, 2);
 	test_pool();
+	/* as proto does for its lock waits: an empty handler without SA_RESTART, so the signal ends a wait */
+	struct sigaction sa = { .sa_handler = empty_handler };
+	sigaction(SIGURG, &sa, NULL);
+	REQUIRE(pipe2(block_pipe, O_CLOEXEC | O_NONBLOCK) == 0, "pipe");
+	test_blocking();
 	test_session_and_ring_restart();
 	test_mem_slots_runtime();
 	test_refused_messages();
 	test_bad_framing();
 	for (int k = 0; k < BAD_COUNT; k++)
 		test_bad_chain((enum bad_kind)k);
+	close(block_pipe[0]);
+	close(block_pipe[1]);
 	unsigned fds1 = count_fds();
 	CHECK(fds0 == fds1, "fd leak: %u open before, %u after", fds0, fds1);
 	if (failures) {

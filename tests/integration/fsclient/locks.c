@@ -194,8 +194,14 @@ static int check_ofd(struct fsc *c)
 	close(fd3);
 	MUST_FAIL2(setlk(fd2, F_OFD_SETLK, F_WRLCK, 10, 10), EAGAIN, EACCES);
 	close(fd1);
-	MUST(setlk(fd2, F_OFD_SETLK, F_WRLCK, 10, 10));
+	/* Through FUSE an OFD lock goes away with the RELEASE of its file, which the kernel sends asynchronously
+	 * after close() returned (no local lock tells it to unlock at close): allow it a moment. */
+	int r2 = -1;
+	for (int i = 0; i < 100 && (r2 = setlk(fd2, F_OFD_SETLK, F_WRLCK, 10, 10)) < 0 && errno == EAGAIN; i++)
+		fsc_msleep(10);
+	int e = errno;
 	close(fd2);
+	CHECK(r2 == 0, "the OFD lock outlived the close of its file by 1 s: %s", strerror(e));
 	return 0;
 }
 
@@ -226,9 +232,12 @@ static int check_flock(struct fsc *c)
 	MUST(flock(fd2, LOCK_UN));
 	MUST(flock(fd1, LOCK_UN));
 	MUST(flock(fd2, LOCK_EX | LOCK_NB));
-	/* closing the holding description releases it */
+	/* closing the holding description releases it (through FUSE with the asynchronous RELEASE, see ofd) */
 	close(fd2);
-	MUST(flock(fd1, LOCK_EX | LOCK_NB));
+	int r2 = -1;
+	for (int i = 0; i < 100 && (r2 = flock(fd1, LOCK_EX | LOCK_NB)) < 0 && errno == EWOULDBLOCK; i++)
+		fsc_msleep(10);
+	CHECK(r2 == 0, "the flock outlived the close of its file by 1 s: %s", strerror(errno));
 	/* flock and POSIX locks do not interact */
 	MUST(setlk(fd1, F_SETLK, F_WRLCK, 0, 0));
 	close(fd1);
@@ -242,8 +251,57 @@ const struct fsc_check fsc_lock_checks[] = {
 	{},
 };
 
+/* A waits for B's range while B waits for A's: the kernel refuses the second wait with EDEADLK. A server that
+ * takes the host locks as one owner per open file (OFD locks) loses this: both wait forever. */
+static int deadlock_child(void *arg)
+{
+	struct lockarg *a = arg;
+	int fd = openat(a->c->d, "f", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || setlk(fd, F_SETLK, F_WRLCK, 1, 1) < 0)
+		return 10;
+	/* tell the parent we hold [1,2), then wait until it waits for it */
+	if (setlk(fd, F_SETLK, F_WRLCK, 100, 1) < 0)
+		return 11;
+	fsc_msleep(500);
+	int r = setlk(fd, F_SETLKW, F_WRLCK, 0, 1);
+	if (r == 0)
+		return 12; /* granted while the parent holds it */
+	return errno == EDEADLK ? 0 : 13;
+}
+
+static int check_deadlock(struct fsc *c)
+{
+	struct lockarg a = { .c = c, .holder = getpid() };
+	MUST(fsc_put(c->d, "f", "lockfile", 0644));
+	int fd = MUST(openat(c->d, "f", O_RDWR | O_CLOEXEC));
+	MUST(setlk(fd, F_SETLK, F_WRLCK, 0, 1));
+	pid_t pid = fsc_fork();
+	CHECK(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		alarm(8); /* EDEADLK is immediate; a deadlock the server misses ends here (the parent then proceeds) */
+		_exit(deadlock_child(&a));
+	}
+	for (int i = 0; i < 250; i++) { /* until the child holds its marker */
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 1 };
+		if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+			break;
+		fsc_msleep(20);
+	}
+	/* wait for the child's range: granted once the child's own wait fails with EDEADLK and it exits */
+	int r = setlk(fd, F_SETLKW, F_WRLCK, 1, 1);
+	int e = errno;
+	int st = fsc_wait(pid);
+	close(fd);
+	CHECK(r == 0, "the parent's wait: %s", strerror(e));
+	CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child: %s %d (13: its wait failed with another "
+	      "error than EDEADLK)", st >= 0 && WIFEXITED(st) ? "step" : "signal",
+	      st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : st >= 0 ? WTERMSIG(st) : st);
+	return 0;
+}
+
 /* Last of all: a server that cannot interrupt a waiting lock hangs here, and nothing after it would run. */
 const struct fsc_check fsc_lockwait_checks[] = {
 	{ "lock", "posix-setlkw-interrupt", check_setlkw },
+	{ "lock", "posix-deadlock-edeadlk", check_deadlock },
 	{},
 };
