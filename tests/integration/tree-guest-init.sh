@@ -32,6 +32,13 @@ if mount -t virtiofs "$tag" /mnt; then
 	[ "$(cat $M/etc/hostname)" = box ] && ok virtual || fail virtual "$(cat $M/etc/hostname)"
 	[ ! -e $M/etc/sibling ] && ok no-sibling || fail no-sibling "sibling visible"
 	echo x > $M/b/new 2>/dev/null && fail ro-entry "write to a ro entry worked" || ok ro-entry
+	# the guest owns its mount flags, not the server's: after remount,rw (of the share and of the entry's
+	# submount) the server still refuses every write to the ro entry
+	mount -o remount,rw $M 2>/dev/null; mount -o remount,rw $M/b/ 2>/dev/null
+	echo x > $M/b/new 2>/dev/null && fail ro-after-remount "write after remount,rw worked" || ok ro-after-remount
+	echo x > $M/b/g 2>/dev/null && fail ro-after-remount-existing "overwrite after remount,rw worked" ||
+		ok ro-after-remount-existing
+	[ "$(cat $M/b/g)" = g ] && ok ro-entry-unchanged || fail ro-entry-unchanged "$(cat $M/b/g)"
 	echo y > $M/a/new && [ "$(cat $M/a/new)" = y ] && ok rw-entry || fail rw-entry "?"
 	mv $M/a/new $M/b/new 2>/dev/null; [ -e $M/a/new ] && ok exdev-or-ro || fail exdev-or-ro "moved"
 	mkdir $M/newdir 2>/dev/null && fail synthetic-ro "mkdir in the root worked" || ok synthetic-ro

@@ -12,10 +12,11 @@ QEMU=$(command -v qemu-system-x86_64) || skip "qemu-system-x86_64 is not install
 [ "$(uname -m)" = x86_64 ] || skip "x86_64 host needed"
 BUSYBOX=$(command -v busybox) || skip "busybox-static is not installed"
 command -v cpio >/dev/null || skip "cpio is not installed"
-CACHE=${BOXSHARE_TEST_CACHE:-/var/cache/boxshare-test}
-[ -d "$CACHE" ] || CACHE=${TMPDIR:-/tmp}/boxshare-test-cache
-[ -s "$CACHE/vmlinux" ] && [ -d "$CACHE/modules" ] ||
-	skip "no guest kernel in $CACHE (guest-virtiofs.sh downloads it on its first run)"
+# the guest kernel: fetched once into a cache by the vhost-user tests' helper (exits 77 when it cannot be had)
+CACHE=$("$(dirname "$0")/vu/guest-kernel.sh")
+rc=$?
+[ $rc = 77 ] && skip "no guest kernel to be had"
+[ $rc = 0 ] && [ -s "$CACHE/vmlinux" ] && [ -d "$CACHE/modules" ] || die "preparing the guest kernel failed"
 
 W=$(mktemp -d /tmp/tree-guest.XXXXXX)
 SERVER_PID= QEMU_PID=
