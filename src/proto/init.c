@@ -35,6 +35,17 @@ static const struct {
 	/* FS_CAP_PASSTHROUGH (FUSE_PASSTHROUGH, 7.40) is not in 7.38: never offered, never granted yet */
 };
 
+/*
+ * FUSE_DIRECT_IO_ALLOW_MMAP (7.39, Linux 6.6): without it the client refuses MAP_SHARED on a file opened with
+ * FOPEN_DIRECT_IO (ENODEV), so `--cache never` would break every program that maps a file shared. Granting
+ * it only lets the client use its page cache for such mappings (it invalidates them on open and on direct
+ * writes); nothing changes for files without FOPEN_DIRECT_IO. Debian 12's linux/fuse.h (7.38) lacks the
+ * define; the bit is fixed by the protocol (flags2 bit 4 of the 64-bit init flags).
+ */
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+
 /* What a passthrough server wants when the client offers it (see the list). */
 #define PROTO_WANT_DEFAULT                                                                                       \
 	(FS_CAP_ASYNC_READ | FS_CAP_POSIX_LOCKS | FS_CAP_ATOMIC_O_TRUNC | FS_CAP_EXPORT_SUPPORT |                 \
@@ -151,6 +162,8 @@ ssize_t proto_do_init(struct proto_req *r)
 		flags |= FUSE_MAX_PAGES;
 	if (offered & FUSE_INIT_EXT)
 		flags |= FUSE_INIT_EXT;
+	if (offered & FUSE_DIRECT_IO_ALLOW_MMAP)
+		flags |= FUSE_DIRECT_IO_ALLOW_MMAP;
 
 	out.minor = minor;
 	out.max_readahead = MIN(conn.max_readahead, minor >= 6 ? in.max_readahead : 0);

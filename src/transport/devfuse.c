@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -162,7 +163,16 @@ struct devfuse_reader {
 	pthread_t thread;
 	bool started;
 	atomic_bool exited;
+	/* release-before-lock ordering (see lock_barrier): in_read is set while the reader is inside read() of
+	 * /dev/fuse (or about to enter it); gen counts the reads that returned, bumped after a RELEASE read
+	 * was announced in rel_pending */
+	atomic_bool in_read;
+	atomic_ulong gen;
+	pthread_t self; /* set by the reader itself before its first in_read: what lock_barrier pokes */
 };
+
+/* RELEASE/RELEASEDIR requests read but not yet handled, counted per stripe of node ids. */
+#define DEVFUSE_REL_STRIPES 256
 
 /*
  * A SETLKW may wait for ever, and the unlock that ends the wait arrives as another request: served inline,
@@ -190,6 +200,7 @@ struct devfuse {
 	atomic_bool stop;
 	atomic_int err; /* first fatal transport error, -errno */
 	int evfd;       /* a reader that stops for good tells the main thread here */
+	atomic_uint rel_pending[DEVFUSE_REL_STRIPES];
 };
 
 int devfuse_new(int fuse_fd, unsigned threads, struct devfuse **ret)
@@ -227,6 +238,8 @@ int devfuse_new(int fuse_fd, unsigned threads, struct devfuse **ret)
 	atomic_init(&d->err, 0);
 	for (unsigned i = 0; i < DEVFUSE_LOCK_THREADS; i++)
 		atomic_init(&d->locks[i].busy, false);
+	for (unsigned i = 0; i < DEVFUSE_REL_STRIPES; i++)
+		atomic_init(&d->rel_pending[i], 0);
 	*ret = d;
 	return 0;
 }
@@ -369,11 +382,81 @@ bool devfuse_stuck(const struct devfuse *d)
 	return d && d->stuck;
 }
 
+/*
+ * Release-before-lock ordering.
+ *
+ * The client sends RELEASE asynchronously: close(fd) returns before the server has seen it. A process that
+ * closes a file it had flock()ed (or OFD-locked) and then locks the file again through a new open expects
+ * the old lock to be gone, and the client queued the RELEASE before the new SETLK; the kernel hands requests
+ * to the readers in that order, but with several readers the SETLK can be served first, and on the host the
+ * old open still holds its lock (EWOULDBLOCK, or a SETLKW that waits for ever).
+ *
+ * So a lock request (GETLK, SETLK, SETLKW; flock comes as SETLK/SETLKW) first makes sure every RELEASE of
+ * its inode that the kernel dequeued before it has been handled:
+ *  1. every RELEASE is counted in rel_pending[stripe of its node id] by the reader that read it, before that
+ *     reader bumps its gen, and uncounted once handled;
+ *  2. a reader still inside read() when our request came out of it may hold an older request the kernel
+ *     dequeued but has not returned yet: we poke it out of read() (PROTO_INTR_SIGNAL: its read returns the
+ *     request or EINTR) and wait until its gen moves, i.e. until whatever it read has been announced. A
+ *     reader not inside read() either is handling a request it already announced, or will only read
+ *     requests that come after ours;
+ *  3. then we wait for the stripe's count to drop to 0 (releases are short: close of host fds).
+ * Nothing is shared on the hot path: ordinary requests touch only their reader's own counters and, for a
+ * RELEASE, one stripe counter; the cost (a signal per idle reader) is paid by lock requests only.
+ * A RELEASE the kernel still holds back (its background queue is full) is out of our reach.
+ */
+static unsigned rel_stripe(uint64_t nodeid)
+{
+	return (unsigned)((nodeid * 0x9e3779b97f4a7c15ull) >> 56) % DEVFUSE_REL_STRIPES;
+}
+
+static bool is_release(uint32_t op)
+{
+	return op == FUSE_RELEASE || op == FUSE_RELEASEDIR;
+}
+
+static bool is_lock(uint32_t op)
+{
+	return op == FUSE_GETLK || op == FUSE_SETLK || op == FUSE_SETLKW;
+}
+
+static void short_wait(unsigned round)
+{
+	if (round < 16) {
+		sched_yield();
+	} else {
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void lock_barrier(struct devfuse *d, const struct devfuse_reader *self, uint64_t nodeid)
+{
+	for (unsigned i = 0; i < d->n; i++) {
+		struct devfuse_reader *rd = &d->readers[i];
+		if (rd == self || atomic_load(&rd->exited) || !atomic_load(&rd->in_read))
+			continue;
+		unsigned long g = atomic_load(&rd->gen);
+		/* poke again and again: a poke that lands just before the reader enters read() is lost */
+		for (unsigned round = 0; atomic_load(&rd->in_read) && atomic_load(&rd->gen) == g &&
+					 !atomic_load(&rd->exited) && !atomic_load(&d->stop);
+		     round++) {
+			if (round % 8 == 0)
+				pthread_kill(rd->self, PROTO_INTR_SIGNAL);
+			short_wait(round);
+		}
+	}
+	atomic_uint *c = &d->rel_pending[rel_stripe(nodeid)];
+	for (unsigned round = 0; atomic_load(c) > 0 && !atomic_load(&d->stop); round++)
+		short_wait(round);
+}
+
 static void *reader_main(void *arg)
 {
 	struct devfuse_reader *rd = arg;
 	struct devfuse *d = rd->d;
 	int fd = rd->fd >= 0 ? rd->fd : d->fd;
+	rd->self = pthread_self();
 	size_t in_room = proto_request_room(d->s);
 	size_t out_room = proto_reply_room(d->s);
 	/* one pair of buffers per reader for its whole life: no allocation per request */
@@ -385,7 +468,19 @@ static void *reader_main(void *arg)
 		goto done;
 	}
 	while (!atomic_load(&d->stop)) {
+		atomic_store(&rd->in_read, true);
 		ssize_t n = read(fd, in, in_room);
+		int rerr = errno;
+		const struct fuse_in_header *h = in;
+		bool hdr = n >= (ssize_t)sizeof(*h);
+		atomic_uint *rel = NULL;
+		if (hdr && is_release(h->opcode)) {
+			rel = &d->rel_pending[rel_stripe(h->nodeid)];
+			atomic_fetch_add(rel, 1);
+		}
+		atomic_fetch_add(&rd->gen, 1);
+		atomic_store(&rd->in_read, false);
+		errno = rerr;
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -396,12 +491,15 @@ static void *reader_main(void *arg)
 				err = -errno;
 			break;
 		}
-		if ((size_t)n >= sizeof(struct fuse_in_header) &&
-		    ((const struct fuse_in_header *)in)->opcode == FUSE_SETLKW && offload_lock(d, fd, in, (size_t)n))
+		if (hdr && is_lock(h->opcode) && d->n > 1)
+			lock_barrier(d, rd, h->nodeid);
+		if (hdr && h->opcode == FUSE_SETLKW && offload_lock(d, fd, in, (size_t)n))
 			continue;
 		struct iovec iv = { in, (size_t)n };
 		struct iovec ov = { out, out_room };
 		send_reply(d, fd, out, proto_handle(d->s, &iv, 1, &ov, 1));
+		if (rel)
+			atomic_fetch_sub(rel, 1);
 		if (proto_session_done(d->s))
 			break;
 	}
@@ -484,6 +582,8 @@ int devfuse_run(struct devfuse *d, struct proto_session *s, void (*on_signal)(vo
 		struct devfuse_reader *rd = &d->readers[i];
 		rd->d = d;
 		atomic_init(&rd->exited, false);
+		atomic_init(&rd->in_read, false);
+		atomic_init(&rd->gen, 0);
 		int k = pthread_create(&rd->thread, NULL, reader_main, rd);
 		if (k != 0) {
 			r = -k;
