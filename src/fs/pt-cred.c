@@ -23,6 +23,14 @@
 #include "util/log.h"
 
 static _Thread_local int thread_fs_state; /* 0: not tried, 1: private, -1: refused */
+/* This thread's umask once its fs_struct is private, -1 before the first create. Nothing but a create on this
+ * thread reads it and every create sets its own, so it is left as the last caller's: a create costs a umask()
+ * call only when the caller's umask differs from the previous one. */
+static _Thread_local int thread_umask = -1;
+/* The thread's own fsuid/fsgid (learned from the first switch): a caller with these ids needs no switch. */
+static _Thread_local bool thread_ids_known;
+static _Thread_local uid_t thread_fsuid;
+static _Thread_local gid_t thread_fsgid;
 
 bool pt_thread_fs_private(void)
 {
@@ -43,14 +51,24 @@ int pt_cred_enter(const struct fs_ctx *ctx, bool switch_ids, struct pt_cred *c)
 	if (!ctx)
 		return 0;
 	if (pt_thread_fs_private()) {
-		c->old_umask = umask(ctx->umask & 07777);
-		c->umask_set = true;
+		int want = (int)(ctx->umask & 07777);
+		if (thread_umask != want) {
+			umask((mode_t)want);
+			thread_umask = want;
+		}
 	}
 	if (!switch_ids)
 		return 0;
+	if (thread_ids_known && ctx->uid == thread_fsuid && ctx->gid == thread_fsgid)
+		return 0; /* the caller is who this thread already is (root creating as root) */
 	c->old_gid = (gid_t)setfsgid(ctx->gid);
 	c->old_uid = (uid_t)setfsuid(ctx->uid);
 	c->switched = true;
+	if (!thread_ids_known) {
+		thread_fsuid = c->old_uid;
+		thread_fsgid = c->old_gid;
+		thread_ids_known = true;
+	}
 	/* setfsuid reports no error: read the value back */
 	if ((uid_t)setfsuid((uid_t)-1) != ctx->uid || (gid_t)setfsgid((gid_t)-1) != ctx->gid)
 		return -EPERM;
@@ -64,10 +82,6 @@ void pt_cred_leave(struct pt_cred *c)
 		setfsuid(c->old_uid);
 		setfsgid(c->old_gid);
 		c->switched = false;
-	}
-	if (c->umask_set) {
-		umask(c->old_umask);
-		c->umask_set = false;
 	}
 	errno = saved;
 }

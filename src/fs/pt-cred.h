@@ -9,8 +9,6 @@ struct pt_cred {
 	bool switched;
 	uid_t old_uid;
 	gid_t old_gid;
-	mode_t old_umask;
-	bool umask_set;
 };
 
 /*

@@ -170,6 +170,12 @@ static int lookup_dotdot(struct pt *pt, struct pt_inode *parent, int pfd, struct
 		return -errno;
 	struct pt_inode *n =
 		pt_inode_find(pt, makedev(stx.stx_dev_major, stx.stx_dev_minor), (ino_t)stx.stx_ino, stx.stx_mnt_id);
+	if (n && n->handle && !pt_inode_fd_open(pt, n) && !same_handle(pfd, "..", n->handle)) {
+		pt_inode_unkey(pt, n); /* a dead directory whose number the parent reuses (see pt_lookup_at) */
+		pt_inode_forget(pt, n->id, 1);
+		pt_inode_put(pt, n);
+		n = NULL;
+	}
 	if (n) {
 		pt_fill_entry(pt, n, &stx, 0, e);
 		pt_inode_put(pt, n);

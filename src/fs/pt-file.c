@@ -275,7 +275,9 @@ int pt_read(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, 
 		return -EBADF;
 	struct iovec iovbuf[PT_IOV_MAX], *iov = iovbuf;
 	int cnt = iov_trim(dst, dst_cnt, size, iovbuf);
-	size_t done = 0;
+	size_t want = 0, done = 0;
+	for (int i = 0; i < cnt; i++)
+		want += iovbuf[i].iov_len;
 	while (cnt > 0) {
 		ssize_t k = preadv(f->fd, iov, cnt, (off_t)(off + done));
 		if (k < 0) {
@@ -288,6 +290,10 @@ int pt_read(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, 
 		if (k == 0)
 			break; /* end of file */
 		done += (size_t)k;
+		/* A short read of a regular file is its end (or a truncate racing with us): asking again would
+		 * cost a second preadv on every READ that reaches EOF, i.e. on every small file read whole. */
+		if (done < want)
+			break;
 		iov_advance(&iov, &cnt, (size_t)k);
 	}
 	pt_fh_put(pt, f);

@@ -463,7 +463,16 @@ static void grow_locked(struct pt_shard *s)
 	s->nbuckets = nb;
 }
 
-/* Link inode, whose id is set, by id, and by key unless another node has that key (then it is keyless). */
+static bool same_handle(const struct file_handle *a, const struct file_handle *b)
+{
+	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
+	       memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
+}
+
+/*
+ * Link inode, whose id is set, by id, and by key unless another node has that key (then it is keyless). A node
+ * of that key with another file handle is a dead inode whose number inode reuses: it gives up the key.
+ */
 static void link_locked(struct pt_shard *s, uint64_t h, struct pt_inode *inode)
 {
 	if (s->count >= s->nbuckets)
@@ -471,7 +480,13 @@ static void link_locked(struct pt_shard *s, uint64_t h, struct pt_inode *inode)
 	size_t bi = id_bucket(s, inode->id);
 	inode->next_id = s->by_id[bi];
 	s->by_id[bi] = inode;
-	if (find_key_locked(s, h, inode->dev, inode->ino, inode->mnt_id)) {
+	struct pt_inode *old = find_key_locked(s, h, inode->dev, inode->ino, inode->mnt_id);
+	if (old && old->handle && inode->handle && !same_handle(old->handle, inode->handle)) {
+		unkey_locked(s, old);
+		old->keyless = true;
+		old = NULL;
+	}
+	if (old) {
 		inode->keyless = true;
 	} else {
 		size_t bk = key_bucket(s, h);
@@ -530,10 +545,34 @@ static int inode_make_handle(struct pt *pt, struct pt_inode *n)
 	return 0;
 }
 
+/*
+ * Does found, the node of fd's key, name fd's host inode? An open fd of found pins its host inode, so the key
+ * cannot name another one; a closed fd (evicted, handles mode) does not, and the inode may have been deleted and
+ * its number given to the file fd names. The file handle carries the generation and tells them apart.
+ */
+static bool found_names_fd(struct pt *pt, struct pt_inode *found, int fd)
+{
+	if (found == pt->root || !found->handle || pt_inode_fd_open(pt, found))
+		return true;
+	handle_buf hb;
+	hb.h.handle_bytes = MAX_HANDLE_SZ;
+	int mnt;
+	if (name_to_handle_at(fd, "", &hb.h, &mnt, AT_EMPTY_PATH) < 0)
+		return true; /* cannot tell: keep the node, its ops say ESTALE if it is gone */
+	return same_handle(&hb.h, found->handle);
+}
+
 int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret)
 {
 	dev_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
 	struct pt_inode *found = pt_inode_find(pt, dev, (ino_t)stx->stx_ino, stx->stx_mnt_id);
+	if (found && !found_names_fd(pt, found, fd)) {
+		/* a dead node: it keeps its id for the client's remaining forgets, but is never found by key again */
+		pt_inode_unkey(pt, found);
+		pt_inode_forget(pt, found->id, 1); /* the count pt_inode_find took */
+		pt_inode_put(pt, found);
+		found = NULL;
+	}
 	if (found) {
 		close(fd);
 		pt_fd_unreserve(pt);
@@ -559,6 +598,12 @@ int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode
 	struct pt_shard *s = &pt->shards[si];
 	pthread_mutex_lock(&s->mu);
 	found = find_key_locked(s, h, n->dev, n->ino, n->mnt_id);
+	if (found && found != pt->root && found->handle && n->handle && !same_handle(found->handle, n->handle)) {
+		/* the key's node is a dead inode whose number fd's inode reuses (see found_names_fd) */
+		unkey_locked(s, found);
+		found->keyless = true;
+		found = NULL;
+	}
 	if (found) { /* another thread added it meanwhile */
 		if (found != pt->root)
 			found->nlookup++;
