@@ -88,6 +88,8 @@ static const char usage_text[] =
 	"\n"
 	"Other:\n"
 	"  --log-level error|warn|info|debug (default warn)\n"
+	"  --syslog                log to syslog instead of stderr\n"
+	"  -f, --foreground        accepted for virtiofsd compatibility: the server never daemonizes\n"
 	"  --print-capabilities    print the vhost-user backend capabilities as JSON and exit\n"
 	"  -h, --help              this text\n"
 	"\n"
@@ -108,7 +110,7 @@ enum {
 	OPT_SUBMOUNTS,
 	OPT_SANDBOX,
 	OPT_SECCOMP,
-	OPT_LOG_LEVEL,
+	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_FOREGROUND,
 	OPT_PRINT_CAPS,
 	OPT_WAIT_RECONNECT,
 	OPT_SHARE,
@@ -223,6 +225,8 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "syslog", no_argument, NULL, OPT_SYSLOG },
+		{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
 		{ "wait-reconnect", no_argument, NULL, OPT_WAIT_RECONNECT },
 		{ "share", required_argument, NULL, OPT_SHARE },
@@ -236,7 +240,7 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 	unsigned long v;
 	int ch;
 	opterr = 0; /* we word the errors ourselves */
-	while ((ch = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":hfo:", opts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_SOURCE:
 			c->o.source = optarg;
@@ -310,6 +314,12 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 			log_set_level(l);
 			break;
 		}
+		case OPT_SYSLOG: /* virtiofsd's: what kata passes */
+			log_use_syslog("boxshare");
+			break;
+		case 'f': /* virtiofsd's -f: we always run in the foreground */
+		case OPT_FOREGROUND:
+			break;
 		case OPT_PRINT_CAPS:
 			c->print_caps = true;
 			break;

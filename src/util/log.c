@@ -32,7 +32,8 @@ int log_level_parse(const char *s, enum log_level *ret)
 
 void log_use_syslog(const char *ident)
 {
-	openlog(ident, LOG_PID, LOG_DAEMON);
+	/* connect now: a sandboxed server can neither reach /dev/log nor make a socket later */
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	use_syslog = true;
 }
 

@@ -123,11 +123,16 @@ expect_usage "is not a number" --source "$T/src" --mount "$T/mnt" --threads x
 expect_usage "--tag is for vhost-user" --source "$T/src" --mount "$T/mnt" --tag fs
 expect_usage "unknown or malformed option" -o source="$T/src",bogus --mount "$T/mnt"
 
+# virtiofsd's command line as kata passes it (-f, --syslog, -o options) is accepted
+out=$("$BOXSHARE" serve -f --syslog --shared-dir "$T/src" --socket-path "$T/vu.sock" -o cache=auto \
+	--thread-pool-size=1 --print-capabilities 2>&1) || fail "virtiofsd-style flags refused: $out"
+
 # --help documents every flag
 help=$("$BOXSHARE" serve --help) || fail "--help: exit status $?"
 for f in --source --shared-dir "-o source=" --mount --socket-path --fd --tag --cache --writeback --readonly \
 	--threads --thread-pool-size --inode-file-handles --max-fds --announce-submounts --sandbox --seccomp \
-	--log-level --print-capabilities --wait-reconnect --share --file --virtual --config --control; do
+	--log-level --syslog --foreground --print-capabilities --wait-reconnect --share --file --virtual --config \
+	--control; do
 	echo "$help" | grep -q -- "$f" || fail "--help does not mention $f"
 done
 caps=$("$BOXSHARE" serve --print-capabilities) || fail "--print-capabilities: exit status $?"
