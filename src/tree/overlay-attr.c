@@ -11,7 +11,6 @@
 
 #include "util/macros.h"
 
-#define COUNT(o) atomic_fetch_add(&(o)->n_requests, 1)
 
 int ovl_setxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, const void *value,
 		      size_t size, int xattr_flags, uint32_t setxattr_flags)

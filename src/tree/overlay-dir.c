@@ -28,7 +28,6 @@
 
 #define COOKIE_REAL (1ULL << 32)
 
-#define COUNT(o) atomic_fetch_add(&(o)->n_requests, 1)
 
 /* -- handles: fh = gen << 32 | (slot + 1), checked on every use (a guest may send any fh) -- */
 

@@ -154,6 +154,9 @@ void ovl_target_entry(struct ovl_target *t, struct fs_entry *e);
 int ovl_target_get(struct ovl *o, uint64_t id, struct ovl_target *t);
 /* The fh to forward with t: a merged directory's fh is ours, its handle (in *ret_h, put it after the call)
  * holds the real fs's own; any other fh is the real fs's. -EBADF for a directory fh we did not give out. */
+/* Count a request served by the overlay (the status file reports it). */
+#define COUNT(o) atomic_fetch_add(&(o)->n_requests, 1)
+
 int ovl_fwd_fh(struct ovl *o, const struct ovl_target *t, uint64_t fh, uint64_t *ret_fh, struct ovl_handle **ret_h);
 
 /* overlay-attr.c: xattrs, access, locks, space ops */

@@ -12,7 +12,6 @@
 
 #include "util/macros.h"
 
-#define COUNT(o) atomic_fetch_add(&(o)->n_requests, 1)
 
 /* -- connection -- */
 
