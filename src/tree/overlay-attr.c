@@ -18,11 +18,9 @@ int ovl_setxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const ch
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return -EROFS;
-	}
 	if (r < 0)
 		return r;
 	r = FS_CALL(t.fs, setxattr, ctx, t.ino, name, value, size, xattr_flags, setxattr_flags);
@@ -36,11 +34,9 @@ int ovl_getxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const ch
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return -ENODATA;
-	}
 	if (r < 0)
 		return r;
 	r = FS_CALL(t.fs, getxattr, ctx, t.ino, name, buf, size, ret_size);
@@ -72,11 +68,9 @@ int ovl_removexattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return -EROFS;
-	}
 	if (r < 0)
 		return r;
 	r = FS_CALL(t.fs, removexattr, ctx, t.ino, name);
@@ -149,11 +143,9 @@ int ovl_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh
 {
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return 0;
-	}
 	if (r < 0)
 		return r;
 	struct ovl_handle *dh;
@@ -172,11 +164,9 @@ int ovl_fallocate(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return -EROFS;
-	}
 	if (r < 0)
 		return r;
 	struct ovl_handle *dh;
@@ -252,11 +242,9 @@ int ovl_syncfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino)
 {
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return FS_CALL(o->lower, syncfs, ctx, o->lower->root);
-	}
 	if (r < 0)
 		return r;
 	r = FS_CALL(t.fs, syncfs, ctx, t.ino);

@@ -148,15 +148,24 @@ static inline bool ovl_is_own_id(const struct ovl *o, uint64_t id)
 /* An entry came back from t's fs: renumber its st_ino and count its lookup on t's entry. */
 void ovl_target_entry(struct ovl_target *t, struct fs_entry *e);
 
+/* Count a request served by the overlay (the status file reports it). */
+#define COUNT(o) atomic_fetch_add(&(o)->n_requests, 1)
+
 /* overlay-ops.c */
 /* Resolve id for an op that virtual nodes answer themselves: 1 with ->lock held when id is a virtual node
  * without a real one under it (t->n), 0 (unlocked) with t filled to forward (ovl_target_put after), or -errno. */
 int ovl_target_get(struct ovl *o, uint64_t id, struct ovl_target *t);
+/* As ovl_target_get() for an op that only forwards: a virtual node gives 1 with the lock already released, so
+ * the caller just answers for it. */
+static inline int ovl_target_fwd(struct ovl *o, uint64_t id, struct ovl_target *t)
+{
+	int r = ovl_target_get(o, id, t);
+	if (r == 1)
+		pthread_mutex_unlock(&o->lock);
+	return r;
+}
 /* The fh to forward with t: a merged directory's fh is ours, its handle (in *ret_h, put it after the call)
  * holds the real fs's own; any other fh is the real fs's. -EBADF for a directory fh we did not give out. */
-/* Count a request served by the overlay (the status file reports it). */
-#define COUNT(o) atomic_fetch_add(&(o)->n_requests, 1)
-
 int ovl_fwd_fh(struct ovl *o, const struct ovl_target *t, uint64_t fh, uint64_t *ret_fh, struct ovl_handle **ret_h);
 
 /* overlay-attr.c: xattrs, access, locks, space ops */

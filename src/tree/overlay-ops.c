@@ -245,11 +245,9 @@ static int o_readlink(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, cha
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return -EINVAL;
-	}
 	if (r < 0)
 		return r;
 	r = FS_CALL(t.fs, readlink, ctx, t.ino, buf, size, ret_len);
@@ -594,11 +592,9 @@ static int o_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return -EROFS;
-	}
 	if (r < 0)
 		return r;
 	struct ovl_handle *dh;
@@ -615,11 +611,9 @@ static int o_flush(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64
 {
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return 0;
-	}
 	if (r < 0)
 		return r;
 	struct ovl_handle *dh;
@@ -659,11 +653,9 @@ static int o_fsync(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64
 {
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return 0;
-	}
 	if (r < 0)
 		return r;
 	struct ovl_handle *dh;
@@ -681,11 +673,9 @@ static int o_statfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, struc
 	struct ovl *o = ovl_of(fs);
 	struct ovl_target t;
 	COUNT(o);
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_target_fwd(o, ino, &t);
+	if (r == 1)
 		return FS_CALL(o->lower, statfs, ctx, o->lower->root, ret);
-	}
 	if (r < 0)
 		return r;
 	r = FS_CALL(t.fs, statfs, ctx, t.ino, ret);
