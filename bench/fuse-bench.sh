@@ -12,7 +12,8 @@
 #                   default 4; BOX_FLAGS overrides all of it)
 #   bindfs:         bindfs SRC MNT  (its defaults)
 #   passthrough_ll: passthrough_ll -f -o source=SRC -o cache=auto MNT  (multi-threaded, its default)
-# Workloads (every run, targets interleaved so machine noise spreads over all of them):
+# Workloads (every run, targets interleaved so machine noise spreads over all of them, in an order that
+# rotates from run to run):
 #   create / stat (cold: caches dropped) / readdir / unlink of 20k files; reading 10k 4 KiB files (cold);
 #   1 MiB sequential read of a 256 MiB file, cold and warm; 1 MiB sequential write of 256 MiB (fsync at end);
 #   4k random read and write with fio: psync iodepth 1 (buffered) and libaio iodepth 16 (O_DIRECT);
@@ -183,8 +184,14 @@ one_run() {
 	rm -rf "$d/untar"
 }
 
+# Each run starts at the next target (run 1: native boxshare bindfs ptll, run 2: boxshare bindfs ptll native...):
+# a target's first workload (create) inherits whatever the previous target left the host doing (journal
+# commits, writeback of freed blocks), and with a fixed order that bias would always fall on the same target.
+read -r -a TLIST <<<"$TARGETS"
+NT=${#TLIST[@]}
 for r in $(seq "$RUNS"); do
-	for t in $TARGETS; do
+	for i in $(seq 0 $((NT - 1))); do
+		t=${TLIST[$(((i + r - 1) % NT))]}
 		echo "# run $r/$RUNS: $t"
 		one_run "$t" "$r"
 	done
