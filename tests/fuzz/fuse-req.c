@@ -126,7 +126,16 @@ static void learn(uint32_t op, const uint8_t *reply, size_t len)
 	}
 }
 
-#define CAP(field) ((field) = MIN((field), (uint64_t)1 << 20))
+/* Cap the u64 at off, where the request has it, at 1 MiB. */
+static void cap_at(uint8_t *req, size_t len, size_t off)
+{
+	uint64_t v;
+	if (len < off + sizeof(v))
+		return;
+	memcpy(&v, req + off, sizeof(v));
+	v = MIN(v, (uint64_t)1 << 20);
+	memcpy(req + off, &v, sizeof(v));
+}
 
 /* Name what this input got back, and keep the run bounded (see fuse-req.h). */
 static void tame(uint8_t *req, size_t len)
@@ -151,29 +160,14 @@ static void tame(uint8_t *req, size_t len)
 	case FUSE_COPY_FILE_RANGE:
 		remap_at(req, len, a + offsetof(struct fuse_copy_file_range_in, nodeid_out), seen_ino, n_ino);
 		remap_at(req, len, a + offsetof(struct fuse_copy_file_range_in, fh_out), seen_fh, n_fh);
-		if (len >= a + sizeof(struct fuse_copy_file_range_in)) {
-			struct fuse_copy_file_range_in c;
-			memcpy(&c, req + a, sizeof(c));
-			CAP(c.len);
-			memcpy(req + a, &c, sizeof(c));
-		}
+		cap_at(req, len, a + offsetof(struct fuse_copy_file_range_in, len));
 		break;
 	case FUSE_FALLOCATE:
-		if (len >= a + sizeof(struct fuse_fallocate_in)) {
-			struct fuse_fallocate_in f;
-			memcpy(&f, req + a, sizeof(f));
-			CAP(f.length);
-			CAP(f.offset);
-			memcpy(req + a, &f, sizeof(f));
-		}
+		cap_at(req, len, a + offsetof(struct fuse_fallocate_in, offset));
+		cap_at(req, len, a + offsetof(struct fuse_fallocate_in, length));
 		break;
 	case FUSE_WRITE: /* a size that makes a sparse file is fine; keep writes from growing files far out */
-		if (len >= a + sizeof(struct fuse_write_in)) {
-			struct fuse_write_in w;
-			memcpy(&w, req + a, sizeof(w));
-			CAP(w.offset);
-			memcpy(req + a, &w, sizeof(w));
-		}
+		cap_at(req, len, a + offsetof(struct fuse_write_in, offset));
 		break;
 	}
 }
