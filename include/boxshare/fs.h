@@ -217,7 +217,8 @@ struct fs_ops {
 	/* Read up to size bytes at off into dst; *ret_len < size only at end of file. */
 	int (*read)(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t off, size_t size,
 		    const struct iovec *dst, int dst_cnt, size_t *ret_len);
-	/* Write the bytes of src (size in all) at off. write_flags: FS_WRITE_*. */
+	/* Write the bytes of src (size in all) at off. write_flags: FS_WRITE_*. With FS_WRITE_CACHE the file's
+	 * mtime stays what it was (the client owns it under the writeback cache and sets it with setattr). */
 	int (*write)(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t off, size_t size,
 		     const struct iovec *src, int src_cnt, uint32_t write_flags, size_t *ret_len);
 	int (*flush)(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t lock_owner);

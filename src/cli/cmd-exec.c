@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/rt-args.h"
 #include "runtime/exec.h"
 #include "util/macros.h"
 
@@ -16,17 +17,18 @@ static const char usage[] =
 int cmd_exec(const struct cli_global *g, int argc, char **argv)
 {
 	struct lc_exec_opts o = { .root = g->root };
-	enum { OPT_PROCESS = 256, OPT_PID, OPT_CONSOLE, OPT_CWD, OPT_PRESERVE, OPT_HELP };
+	struct cli_rt_proc p = { 0 };
+	enum { OPT_CWD = CLI_RT_OPT_NEXT, OPT_HELP };
 	static const struct option opts[] = {
 		{ "process", required_argument, NULL, 'p' },
 		{ "detach", no_argument, NULL, 'd' },
-		{ "pid-file", required_argument, NULL, OPT_PID },
-		{ "console-socket", required_argument, NULL, OPT_CONSOLE },
+		{ "pid-file", required_argument, NULL, CLI_RT_OPT_PID_FILE },
+		{ "console-socket", required_argument, NULL, CLI_RT_OPT_CONSOLE_SOCKET },
 		{ "tty", no_argument, NULL, 't' },
 		{ "cwd", required_argument, NULL, OPT_CWD },
 		{ "env", required_argument, NULL, 'e' },
 		{ "user", required_argument, NULL, 'u' },
-		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE },
+		{ "preserve-fds", required_argument, NULL, CLI_RT_OPT_PRESERVE_FDS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{}
 	};
@@ -46,12 +48,6 @@ int cmd_exec(const struct cli_global *g, int argc, char **argv)
 		case 'd':
 			o.detach = true;
 			break;
-		case OPT_PID:
-			o.pid_file = optarg;
-			break;
-		case OPT_CONSOLE:
-			o.console_socket = optarg;
-			break;
 		case 't':
 			o.tty = true;
 			break;
@@ -64,23 +60,17 @@ int cmd_exec(const struct cli_global *g, int argc, char **argv)
 		case 'u':
 			o.user = optarg;
 			break;
-		case OPT_PRESERVE: {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || n < 0 || n > 1024) {
-				cli_error("exec: --preserve-fds '%s': not a count in [0, 1024]", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			o.preserve_fds = (int)n;
-			break;
-		}
 		case OPT_HELP:
 			printf("usage: boxshare exec %s\n", usage);
 			return 0;
 		default:
-			return CLI_EXIT_USAGE;
+			if (cli_rt_proc_opt("exec", c, optarg, &p) < 0)
+				return CLI_EXIT_USAGE;
 		}
 	}
+	o.pid_file = p.pid_file;
+	o.console_socket = p.console_socket;
+	o.preserve_fds = p.preserve_fds;
 	if (optind >= argc) {
 		cli_error("exec: no container id (usage: boxshare exec %s)", usage);
 		return CLI_EXIT_USAGE;
@@ -105,9 +95,5 @@ int cmd_exec(const struct cli_global *g, int argc, char **argv)
 	struct rt_err err = { "" };
 	int code = 0;
 	int r = lc_exec(&o, &code, &err);
-	if (r < 0) {
-		cli_error("exec %s: %s", o.id, err.msg[0] ? err.msg : strerror(-r));
-		return CLI_EXIT_FAIL;
-	}
-	return code;
+	return r < 0 ? cli_rt_report("exec", o.id, r, &err) : code;
 }

@@ -10,27 +10,12 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/rt-args.h"
 #include "runtime/lifecycle.h"
 #include "runtime/spec-ext.h"
 #include "util/macros.h"
 
-/* Print the library's error for id and op; r == 1 is a warning (poststart/poststop hooks). */
-static int report(const char *op, const char *id, int r, const struct rt_err *err)
-{
-	if (r == 1) {
-		cli_error("warning: %s %s: %s", op, id, err->msg);
-		return 0;
-	}
-	if (r >= 0)
-		return 0;
-	if (err->msg[0])
-		cli_error("%s %s: %s", op, id, err->msg);
-	else
-		cli_error("%s %s: %s", op, id, strerror(-r));
-	return CLI_EXIT_FAIL;
-}
-
-/* getopt_long over a subcommand's argv; prints usage errors. Returns the option, -1 at the end, '?' on error. */
+/* --help or -h before any "--": print the command's usage; true when it did (the command is done). */
 static bool want_help(int argc, char **argv, const char *usage)
 {
 	for (int i = 1; i < argc; i++) {
@@ -54,6 +39,35 @@ static int one_id(int argc, char **argv, const char *usage, const char **ret)
 	return 0;
 }
 
+/*
+ * The flags of a command that takes at most one switch, --NAME or -N (kill --all, delete --force; none when
+ * name is NULL): 0, with *ret true when it was given; -1 for anything else (getopt_long said what).
+ */
+static int only_switch(int argc, char **argv, const char *name, bool *ret)
+{
+	struct option opts[2] = { 0 };
+	char shortopts[3] = "+";
+	if (name) {
+		opts[0] = (struct option){ name, no_argument, NULL, name[0] };
+		shortopts[1] = name[0];
+	}
+	int c;
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (!name || c != name[0])
+			return -1;
+		*ret = true;
+	}
+	return 0;
+}
+
+/* start and state: no flags, one id. 1 when --help said all there is, 0 with the id in *ret, or -1. */
+static int id_only(int argc, char **argv, const char **ret)
+{
+	if (want_help(argc, argv, "ID"))
+		return 1;
+	return only_switch(argc, argv, NULL, NULL) < 0 ? -1 : one_id(argc, argv, "ID", ret);
+}
+
 int cmd_create(const struct cli_global *g, int argc, char **argv)
 {
 	static const char usage[] = "[--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] "
@@ -61,14 +75,15 @@ int cmd_create(const struct cli_global *g, int argc, char **argv)
 	if (want_help(argc, argv, usage))
 		return 0;
 	struct lc_create_opts o = { .root = g->root, .no_cgroups = g->cgroups_disabled };
-	enum { OPT_PID = 256, OPT_CONSOLE, OPT_NO_PIVOT, OPT_NO_KEYRING, OPT_PRESERVE };
+	struct cli_rt_proc p = { 0 };
+	enum { OPT_NO_PIVOT = CLI_RT_OPT_NEXT, OPT_NO_KEYRING };
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, 'b' },
-		{ "pid-file", required_argument, NULL, OPT_PID },
-		{ "console-socket", required_argument, NULL, OPT_CONSOLE },
+		{ "pid-file", required_argument, NULL, CLI_RT_OPT_PID_FILE },
+		{ "console-socket", required_argument, NULL, CLI_RT_OPT_CONSOLE_SOCKET },
 		{ "no-pivot", no_argument, NULL, OPT_NO_PIVOT },
 		{ "no-new-keyring", no_argument, NULL, OPT_NO_KEYRING },
-		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE },
+		{ "preserve-fds", required_argument, NULL, CLI_RT_OPT_PRESERVE_FDS },
 		{}
 	};
 	int c;
@@ -77,65 +92,47 @@ int cmd_create(const struct cli_global *g, int argc, char **argv)
 		case 'b':
 			o.bundle = optarg;
 			break;
-		case OPT_PID:
-			o.pid_file = optarg;
-			break;
-		case OPT_CONSOLE:
-			o.console_socket = optarg;
-			break;
 		case OPT_NO_PIVOT:
 			o.no_pivot = true;
 			break;
 		case OPT_NO_KEYRING:
 			/* boxshare never creates a session keyring: the flag asks for what we do anyway */
 			break;
-		case OPT_PRESERVE: {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || n < 0 || n > 1024) {
-				cli_error("create: --preserve-fds '%s': not a count in [0, 1024]", optarg);
-				return CLI_EXIT_USAGE;
-			}
-			o.preserve_fds = (int)n;
-			break;
-		}
 		default:
-			return CLI_EXIT_USAGE;
+			if (cli_rt_proc_opt("create", c, optarg, &p) < 0)
+				return CLI_EXIT_USAGE;
 		}
 	}
+	o.pid_file = p.pid_file;
+	o.console_socket = p.console_socket;
+	o.preserve_fds = p.preserve_fds;
 	if (one_id(argc, argv, usage, &o.id) < 0)
 		return CLI_EXIT_USAGE;
 	struct rt_err err = { "" };
-	return report("create", o.id, lc_create(&o, &err), &err);
+	return cli_rt_report("create", o.id, lc_create(&o, &err), &err);
 }
 
 int cmd_start(const struct cli_global *g, int argc, char **argv)
 {
-	if (want_help(argc, argv, "ID"))
-		return 0;
-	if (getopt_long(argc, argv, "+", (const struct option[]){ {} }, NULL) != -1)
-		return CLI_EXIT_USAGE;
 	const char *id;
-	if (one_id(argc, argv, "ID", &id) < 0)
-		return CLI_EXIT_USAGE;
+	int k = id_only(argc, argv, &id);
+	if (k != 0)
+		return k > 0 ? 0 : CLI_EXIT_USAGE;
 	struct rt_err err = { "" };
-	return report("start", id, lc_start(g->root, id, &err), &err);
+	return cli_rt_report("start", id, lc_start(g->root, id, &err), &err);
 }
 
 int cmd_state(const struct cli_global *g, int argc, char **argv)
 {
-	if (want_help(argc, argv, "ID"))
-		return 0;
-	if (getopt_long(argc, argv, "+", (const struct option[]){ {} }, NULL) != -1)
-		return CLI_EXIT_USAGE;
 	const char *id;
-	if (one_id(argc, argv, "ID", &id) < 0)
-		return CLI_EXIT_USAGE;
+	int k = id_only(argc, argv, &id);
+	if (k != 0)
+		return k > 0 ? 0 : CLI_EXIT_USAGE;
 	struct rt_err err = { "" };
 	_cleanup_free_ char *json = NULL;
 	int r = lc_state(g->root, id, &json, &err);
 	if (r < 0)
-		return report("state", id, r, &err);
+		return cli_rt_report("state", id, r, &err);
 	printf("%s\n", json);
 	return 0;
 }
@@ -145,14 +142,9 @@ int cmd_kill(const struct cli_global *g, int argc, char **argv)
 	static const char usage[] = "[--all] ID [SIGNAL]";
 	if (want_help(argc, argv, usage))
 		return 0;
-	static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, {} };
 	bool all = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+a", opts, NULL)) != -1) {
-		if (c != 'a')
-			return CLI_EXIT_USAGE;
-		all = true;
-	}
+	if (only_switch(argc, argv, "all", &all) < 0)
+		return CLI_EXIT_USAGE;
 	if (optind >= argc || argc - optind > 2) {
 		cli_error("kill: usage: boxshare kill %s", usage);
 		return CLI_EXIT_USAGE;
@@ -167,7 +159,7 @@ int cmd_kill(const struct cli_global *g, int argc, char **argv)
 		}
 	}
 	struct rt_err err = { "" };
-	return report("kill", id, lc_kill(g->root, id, sig, all, &err), &err);
+	return cli_rt_report("kill", id, lc_kill(g->root, id, sig, all, &err), &err);
 }
 
 int cmd_delete(const struct cli_global *g, int argc, char **argv)
@@ -175,23 +167,16 @@ int cmd_delete(const struct cli_global *g, int argc, char **argv)
 	static const char usage[] = "[--force] ID";
 	if (want_help(argc, argv, usage))
 		return 0;
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, {} };
 	bool force = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
-		if (c != 'f')
-			return CLI_EXIT_USAGE;
-		force = true;
-	}
 	const char *id;
-	if (one_id(argc, argv, usage, &id) < 0)
+	if (only_switch(argc, argv, "force", &force) < 0 || one_id(argc, argv, usage, &id) < 0)
 		return CLI_EXIT_USAGE;
 	struct rt_err err = { "" };
 	int r = lc_delete(g->root, id, force, &err);
 	/* runc: deleting what does not exist with --force is not an error (engines retry deletes) */
 	if (r == -ENOENT && force)
 		return 0;
-	return report("delete", id, r, &err);
+	return cli_rt_report("delete", id, r, &err);
 }
 
 static int parse_format(const char *op, const char *s, bool *json)
@@ -309,7 +294,7 @@ int cmd_ps(const struct cli_global *g, int argc, char **argv)
 	struct rt_err err = { "" };
 	int r = lc_pids(g->root, id, &pids, &n, &err);
 	if (r < 0)
-		return report("ps", id, r, &err);
+		return cli_rt_report("ps", id, r, &err);
 	if (json) {
 		printf("[");
 		for (size_t i = 0; i < n; i++)

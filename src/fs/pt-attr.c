@@ -142,6 +142,10 @@ int pt_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const stru
 	}
 	int hfd = f ? f->fd : -1;
 	int wfd = f && (f->flags & O_ACCMODE) != O_RDONLY ? f->fd : -1; /* ftruncate needs a writable open */
+	/* a write-back WRITE in flight must not put back the mtime it found over this one (pt-file.c) */
+	bool mtime = to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW);
+	if (mtime)
+		pthread_mutex_lock(&n->mtime_mu);
 
 	/* owner before mode: a chown clears set-user-ID, which must not undo a mode set in the same request */
 	if (to_set & (FS_SET_UID | FS_SET_GID)) {
@@ -170,6 +174,8 @@ int pt_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const stru
 	if (r == 0)
 		ret_attr->st_ino = n->st_ino;
 	*ret_timeout = pt->attr_timeout;
+	if (mtime)
+		pthread_mutex_unlock(&n->mtime_mu);
 	if (f)
 		pt_fh_put(pt, f);
 	inode_end(pt, n);

@@ -18,6 +18,7 @@
 #include "fs/pt-fh.h"
 #include "fs/pt-int.h"
 #include "fs/pt-lock.h"
+#include "util/log.h"
 #include "util/macros.h"
 
 /* iovecs one read or write may carry: FUSE's max_pages plus the header, with room to spare */
@@ -315,6 +316,38 @@ static void kill_suidgid(int fd)
 		(void)fchmod(fd, st.st_mode & 07777 & ~kill);
 }
 
+/*
+ * The writeback cache and mtime. With FUSE_WRITEBACK_CACHE the client owns a regular file's mtime: it stamps
+ * its own inode when a process writes into the page cache, ignores the mtime of every attr reply from then on,
+ * and tells us its value with SETATTR(FATTR_MTIME) when it writes the inode back (close, fsync, sync). The
+ * pages themselves come later, or sooner, as WRITEs flagged FS_WRITE_CACHE, and each of those would move the
+ * host file's mtime to the time we apply it, which the client never learns: the two would disagree for good.
+ * It is worst when the client does not stamp at all (its coarse clock has not passed the mtime the CREATE
+ * reply gave it), so no SETATTR ever comes. So a write-back WRITE puts back the host mtime it found, and only
+ * a SETATTR moves it.
+ *
+ * The read, the write and the restore must not interleave with another write-back WRITE or a setattr of the
+ * mtime of the same inode (the client's flusher sends the SETATTR while the page WRITEs are in flight): both
+ * hold the inode's mtime_mu. A plain WRITE takes no lock.
+ */
+static bool wb_begin(struct pt_fh *f, struct stat *before)
+{
+	pthread_mutex_lock(&f->inode->mtime_mu);
+	return fstat(f->fd, before) == 0 && S_ISREG(before->st_mode);
+}
+
+static void wb_end(struct pt_fh *f, bool keep, const struct stat *before, size_t done)
+{
+	if (keep && done) {
+		const struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, before->st_mtim };
+		/* the data is written and the reply says so: only the mtime is off when this fails */
+		if (futimens(f->fd, ts) < 0)
+			log_debug("passthrough: keeping the mtime of node %llu over a write-back: %s",
+				  (unsigned long long)f->inode->id, strerror(errno));
+	}
+	pthread_mutex_unlock(&f->inode->mtime_mu);
+}
+
 int pt_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t off, size_t size,
 	     const struct iovec *src, int src_cnt, uint32_t write_flags, size_t *ret_len)
 {
@@ -325,6 +358,10 @@ int pt_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh,
 	struct pt_fh *f = pt_fh_get(pt, fh, PT_FH_FILE);
 	if (!f)
 		return -EBADF;
+	bool wb = write_flags & FS_WRITE_CACHE, keep = false;
+	struct stat before;
+	if (wb)
+		keep = wb_begin(f, &before);
 	struct iovec iovbuf[PT_IOV_MAX], *iov = iovbuf;
 	int cnt = iov_trim(src, src_cnt, size, iovbuf);
 	size_t done = 0;
@@ -344,6 +381,8 @@ int pt_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh,
 	}
 	if (done && (write_flags & FS_WRITE_KILL_SUIDGID))
 		kill_suidgid(f->fd);
+	if (wb)
+		wb_end(f, keep, &before, done);
 	pt_fh_put(pt, f);
 	*ret_len = done;
 	return r;

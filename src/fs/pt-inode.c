@@ -227,6 +227,7 @@ static void inode_free(struct pt *pt, struct pt_inode *inode)
 	}
 	pt_lock_free_all(pt, inode);
 	pthread_mutex_destroy(&inode->lock_mu);
+	pthread_mutex_destroy(&inode->mtime_mu);
 	free(inode->handle);
 	free(inode);
 }
@@ -523,6 +524,7 @@ static struct pt_inode *inode_alloc(struct pt *pt, int fd, const struct statx *s
 	n->fd = fd;
 	n->mount_fd = -1;
 	pthread_mutex_init(&n->lock_mu, NULL);
+	pthread_mutex_init(&n->mtime_mu, NULL);
 	return n;
 }
 

@@ -54,6 +54,10 @@ struct pt_inode {
 	/* POSIX record locks: one open file description per lock owner (pt-lock.c) */
 	pthread_mutex_t lock_mu;
 	struct pt_lockfd *locks;
+
+	/* Held over a write-back WRITE's read, write and restore of the mtime (pt-file.c), and over a setattr that
+	 * sets the mtime (pt-attr.c), so neither undoes the other. */
+	pthread_mutex_t mtime_mu;
 };
 
 /* Ghosts (pt-inode.c): forgotten nodes the client may still name through an exported file handle. */

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proto/ops-wbtime.h"
 #include "proto/session.h"
 #include "proto/wire.h"
 #include "util/log.h"
@@ -153,13 +152,7 @@ ssize_t op_setattr(struct proto_req *r)
 		return -EINVAL;
 	struct stat out;
 	double timeout = 0;
-	/* a write-back WRITE of this node in flight must not put back the mtime it found over this one */
-	pthread_mutex_t *mu = (to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW)) ? proto_wbtime_lock(r->h.nodeid) : NULL;
-	if (mu)
-		pthread_mutex_lock(mu);
 	int k = FS_CALL(r->s->fs, setattr, &r->ctx, r->h.nodeid, &st, to_set, in.fh, &out, &timeout);
-	if (mu)
-		pthread_mutex_unlock(mu);
 	if (k < 0)
 		return k;
 	return reply_attr(r, &out, timeout);

@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <string.h>
 
-#include "proto/ops-wbtime.h"
 #include "proto/session.h"
 #include "proto/wire.h"
 #include "util/log.h"
@@ -178,32 +177,6 @@ static int payload_iov(const struct proto_req *r, struct iovec *iov, int max)
 	return n;
 }
 
-pthread_mutex_t proto_wbtime_mu[PROTO_WBTIME_STRIPES] = { [0 ... PROTO_WBTIME_STRIPES - 1] =
-									PTHREAD_MUTEX_INITIALIZER };
-
-/* A write-back of cached pages: the host mtime stays what it was (see ops-wbtime.h). */
-static int write_back(struct proto_req *r, const struct fuse_write_in *in, const struct iovec *iov, int n,
-		      uint32_t wf, size_t *len)
-{
-	struct fs *fs = r->s->fs;
-	uint64_t ino = r->h.nodeid;
-	pthread_mutex_t *mu = proto_wbtime_lock(ino);
-	pthread_mutex_lock(mu);
-	struct stat before;
-	double t;
-	bool keep = FS_CALL(fs, getattr, &r->ctx, ino, in->fh, true, &before, &t) == 0 && S_ISREG(before.st_mode);
-	int k = FS_CALL(fs, write, &r->ctx, ino, in->fh, in->offset, in->size, iov, n, wf, len);
-	if (keep && *len > 0) {
-		struct stat st = { .st_mtim = before.st_mtim }, out;
-		int e = FS_CALL(fs, setattr, &r->ctx, ino, &st, FS_SET_MTIME | FS_SET_FH, in->fh, &out, &t);
-		if (e < 0) /* the data is written: the reply says so, only the mtime is off */
-			log_debug("proto: keeping the mtime of node %llu over a write-back: %s",
-				  (unsigned long long)ino, strerror(-e));
-	}
-	pthread_mutex_unlock(mu);
-	return k;
-}
-
 ssize_t op_write(struct proto_req *r)
 {
 	struct fuse_write_in in;
@@ -227,11 +200,7 @@ ssize_t op_write(struct proto_req *r)
 	if (in.write_flags & FUSE_WRITE_KILL_SUIDGID)
 		wf |= FS_WRITE_KILL_SUIDGID;
 	size_t len = 0;
-	int k;
-	if (in.write_flags & FUSE_WRITE_CACHE)
-		k = write_back(r, &in, iov, n, wf, &len);
-	else
-		k = FS_CALL(r->s->fs, write, &r->ctx, r->h.nodeid, in.fh, in.offset, in.size, iov, n, wf, &len);
+	int k = FS_CALL(r->s->fs, write, &r->ctx, r->h.nodeid, in.fh, in.offset, in.size, iov, n, wf, &len);
 	if (k < 0)
 		return k;
 	if (len > in.size)

@@ -11,7 +11,6 @@
 
 #include "util/macros.h"
 
-
 int ovl_setxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, const void *value,
 		      size_t size, int xattr_flags, uint32_t setxattr_flags)
 {
@@ -118,87 +117,49 @@ int ovl_access(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int mask)
 int ovl_getlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
 		   struct flock *lk)
 {
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = ovl_target_get(o, ino, &t);
+	struct ovl_fwd f;
+	int r = ovl_fwd_begin(ovl_of(fs), ino, fh, &f);
 	if (r == 1) {
-		pthread_mutex_unlock(&o->lock);
 		lk->l_type = F_UNLCK; /* nobody can write a virtual file: no lock ever conflicts that matters */
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	struct ovl_handle *dh;
-	uint64_t ufh;
-	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
-	if (r >= 0)
-		r = FS_CALL(t.fs, getlk, ctx, t.ino, ufh, owner, lk);
-	ovl_handle_put(dh);
-	ovl_target_put(&t);
-	return r;
+	return ovl_fwd_end(&f, FS_CALL(f.t.fs, getlk, ctx, f.t.ino, f.fh, owner, lk));
 }
 
 int ovl_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
 		   const struct flock *lk, bool sleep, bool is_flock)
 {
-	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = ovl_target_fwd(o, ino, &t);
-	if (r == 1)
-		return 0;
-	if (r < 0)
-		return r;
-	struct ovl_handle *dh;
-	uint64_t ufh;
-	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
-	if (r >= 0)
-		r = FS_CALL(t.fs, setlk, ctx, t.ino, ufh, owner, lk, sleep, is_flock);
-	ovl_handle_put(dh);
-	ovl_target_put(&t);
-	return r;
+	struct ovl_fwd f;
+	int r = ovl_fwd_begin(ovl_of(fs), ino, fh, &f);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	return ovl_fwd_end(&f, FS_CALL(f.t.fs, setlk, ctx, f.t.ino, f.fh, owner, lk, sleep, is_flock));
 }
 
 int ovl_fallocate(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, int mode, off_t off,
 		       off_t len)
 {
 	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
+	struct ovl_fwd f;
 	COUNT(o);
-	int r = ovl_target_fwd(o, ino, &t);
-	if (r == 1)
-		return -EROFS;
-	if (r < 0)
-		return r;
-	struct ovl_handle *dh;
-	uint64_t ufh;
-	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
-	if (r >= 0)
-		r = FS_CALL(t.fs, fallocate, ctx, t.ino, ufh, mode, off, len);
-	ovl_handle_put(dh);
-	ovl_target_put(&t);
-	return r;
+	int r = ovl_fwd_begin(o, ino, fh, &f);
+	if (r != 0)
+		return r == 1 ? -EROFS : r;
+	return ovl_fwd_end(&f, FS_CALL(f.t.fs, fallocate, ctx, f.t.ino, f.fh, mode, off, len));
 }
 
 int ovl_lseek(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, off_t off, int whence,
 		   off_t *ret_off)
 {
 	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1)
-		pthread_mutex_unlock(&o->lock);
+	struct ovl_fwd f;
+	int r = ovl_fwd_begin(o, ino, fh, &f);
 	if (r < 0)
 		return r;
-	if (r == 0) {
-		struct ovl_handle *dh;
-		uint64_t ufh;
-		r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
-		if (r >= 0)
-			r = FS_CALL(t.fs, lseek, ctx, t.ino, ufh, off, whence, ret_off);
-		ovl_handle_put(dh);
-		ovl_target_put(&t);
-		return r;
-	}
+	if (r == 0)
+		return ovl_fwd_end(&f, FS_CALL(f.t.fs, lseek, ctx, f.t.ino, f.fh, off, whence, ret_off));
 	struct ovl_handle *h = ovl_handle_get(o, fh, false, false);
 	if (!h)
 		return -EBADF;

@@ -164,9 +164,18 @@ static inline int ovl_target_fwd(struct ovl *o, uint64_t id, struct ovl_target *
 		pthread_mutex_unlock(&o->lock);
 	return r;
 }
-/* The fh to forward with t: a merged directory's fh is ours, its handle (in *ret_h, put it after the call)
- * holds the real fs's own; any other fh is the real fs's. -EBADF for a directory fh we did not give out. */
-int ovl_fwd_fh(struct ovl *o, const struct ovl_target *t, uint64_t fh, uint64_t *ret_fh, struct ovl_handle **ret_h);
+/* An op on an open file or directory, on its way to the fs that owns it. */
+struct ovl_fwd {
+	struct ovl_target t;   /* where it goes: FS_CALL(f.t.fs, op, ctx, f.t.ino, f.fh, ...) */
+	uint64_t fh;           /* the fh that goes with it: the real fs's own */
+	struct ovl_handle *dh; /* a merged directory's handle (its fh is ours and holds the real one), or NULL */
+};
+/* Resolve id and fh for an op that goes with an fh: 0 with f filled (end it with ovl_fwd_end), 1 when id is a
+ * virtual node (the lock released: the caller answers for it), or -errno (nothing to end; -EBADF for a
+ * directory fh we did not give out). */
+int ovl_fwd_begin(struct ovl *o, uint64_t id, uint64_t fh, struct ovl_fwd *f);
+/* Put what ovl_fwd_begin() took; returns r, the op's result, so a forward ends in one return. */
+int ovl_fwd_end(struct ovl_fwd *f, int r);
 
 /* overlay-attr.c: xattrs, access, locks, space ops */
 int ovl_setxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name, const void *value,

@@ -446,24 +446,35 @@ static int o_rename(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent, co
 }
 
 /*
- * The fh to forward with t: a merged directory's fh is ours (its handle holds the real fs's own fh, which is
- * what goes down, so flock(2) on a merged directory reaches the real one); any other fh is the real fs's.
- * Our fh is never handed to another fs. -EBADF for a directory fh we did not give out.
+ * The fh that goes down with an op: a merged directory's fh is ours (its handle holds the real fs's own fh,
+ * which is what goes down, so flock(2) on a merged directory reaches the real one); any other fh is the real
+ * fs's. Our fh is never handed to another fs.
  */
-int ovl_fwd_fh(struct ovl *o, const struct ovl_target *t, uint64_t fh, uint64_t *ret_fh, struct ovl_handle **ret_h)
+int ovl_fwd_begin(struct ovl *o, uint64_t id, uint64_t fh, struct ovl_fwd *f)
 {
-	*ret_h = NULL;
-	*ret_fh = fh;
-	if (!t->vdir)
+	int r = ovl_target_fwd(o, id, &f->t);
+	if (r != 0)
+		return r;
+	f->fh = fh;
+	f->dh = NULL;
+	if (!f->t.vdir)
 		return 0;
 	struct ovl_handle *h = ovl_handle_get(o, fh, true, false);
 	if (!h || !h->has_u) {
 		ovl_handle_put(h);
+		ovl_target_put(&f->t);
 		return -EBADF;
 	}
-	*ret_fh = h->ufh;
-	*ret_h = h;
+	f->fh = h->ufh;
+	f->dh = h;
 	return 0;
+}
+
+int ovl_fwd_end(struct ovl_fwd *f, int r)
+{
+	ovl_handle_put(f->dh);
+	ovl_target_put(&f->t);
+	return r;
 }
 
 /* -- files -- */
@@ -552,23 +563,13 @@ static int o_read(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_
 		  const struct iovec *dst, int dst_cnt, size_t *ret_len)
 {
 	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
+	struct ovl_fwd f;
 	COUNT(o);
-	int r = ovl_target_get(o, ino, &t);
-	if (r == 1)
-		pthread_mutex_unlock(&o->lock);
+	int r = ovl_fwd_begin(o, ino, fh, &f);
 	if (r < 0)
 		return r;
-	if (r == 0) {
-		struct ovl_handle *dh;
-		uint64_t ufh;
-		r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
-		if (r >= 0)
-			r = FS_CALL(t.fs, read, ctx, t.ino, ufh, off, size, dst, dst_cnt, ret_len);
-		ovl_handle_put(dh);
-		ovl_target_put(&t);
-		return r;
-	}
+	if (r == 0)
+		return ovl_fwd_end(&f, FS_CALL(f.t.fs, read, ctx, f.t.ino, f.fh, off, size, dst, dst_cnt, ret_len));
 	struct ovl_handle *h = ovl_handle_get(o, fh, false, false);
 	if (!h)
 		return -EBADF;
@@ -590,40 +591,23 @@ static int o_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64
 		   const struct iovec *src, int src_cnt, uint32_t write_flags, size_t *ret_len)
 {
 	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
+	struct ovl_fwd f;
 	COUNT(o);
-	int r = ovl_target_fwd(o, ino, &t);
-	if (r == 1)
-		return -EROFS;
-	if (r < 0)
-		return r;
-	struct ovl_handle *dh;
-	uint64_t ufh;
-	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
-	if (r >= 0)
-		r = FS_CALL(t.fs, write, ctx, t.ino, ufh, off, size, src, src_cnt, write_flags, ret_len);
-	ovl_handle_put(dh);
-	ovl_target_put(&t);
-	return r;
+	int r = ovl_fwd_begin(o, ino, fh, &f);
+	if (r != 0)
+		return r == 1 ? -EROFS : r;
+	return ovl_fwd_end(&f,
+			   FS_CALL(f.t.fs, write, ctx, f.t.ino, f.fh, off, size, src, src_cnt, write_flags, ret_len));
 }
 
 static int o_flush(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t lock_owner)
 {
 	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = ovl_target_fwd(o, ino, &t);
-	if (r == 1)
-		return 0;
-	if (r < 0)
-		return r;
-	struct ovl_handle *dh;
-	uint64_t ufh;
-	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
-	if (r >= 0)
-		r = FS_CALL(t.fs, flush, ctx, t.ino, ufh, lock_owner);
-	ovl_handle_put(dh);
-	ovl_target_put(&t);
-	return r;
+	struct ovl_fwd f;
+	int r = ovl_fwd_begin(o, ino, fh, &f);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	return ovl_fwd_end(&f, FS_CALL(f.t.fs, flush, ctx, f.t.ino, f.fh, lock_owner));
 }
 
 static void o_release(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, int flags,
@@ -652,20 +636,11 @@ static void o_release(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uin
 static int o_fsync(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, bool datasync)
 {
 	struct ovl *o = ovl_of(fs);
-	struct ovl_target t;
-	int r = ovl_target_fwd(o, ino, &t);
-	if (r == 1)
-		return 0;
-	if (r < 0)
-		return r;
-	struct ovl_handle *dh;
-	uint64_t ufh;
-	r = ovl_fwd_fh(o, &t, fh, &ufh, &dh);
-	if (r >= 0)
-		r = FS_CALL(t.fs, fsync, ctx, t.ino, ufh, datasync);
-	ovl_handle_put(dh);
-	ovl_target_put(&t);
-	return r;
+	struct ovl_fwd f;
+	int r = ovl_fwd_begin(o, ino, fh, &f);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	return ovl_fwd_end(&f, FS_CALL(f.t.fs, fsync, ctx, f.t.ino, f.fh, datasync));
 }
 
 static int o_statfs(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, struct statvfs *ret)

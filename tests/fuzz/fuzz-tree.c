@@ -5,10 +5,10 @@
  * directory, virtual files (text, nested, one-shot, the live status file) and a virtual directory merged over
  * an entry's real directory.
  *
- * Each input is a fresh session (INIT first), cut into requests by their own header lengths. Node ids and fhs
- * the replies handed out are remembered and the input names them as 0x100 + i (nodeid, and the fh that
- * starts most file requests), so one input can look up, open, list and read. The reply must fit the room
- * given and be a well-formed header; the session's end (fs->destroy) releases every lookup and open.
+ * Each input is a fresh session (INIT first), cut into requests by their own header lengths; node ids and fhs
+ * the replies handed out can be named again, so one input can look up, open, list and read (fuse-req.h). The
+ * reply must fit the room given and be a well-formed header; the session's end (fs->destroy) releases every
+ * lookup and open.
  *
  * A request with opcode CTL_OPCODE (no FUSE opcode) is the control socket instead: it removes, or adds back,
  * one of a few entries (selected by its nodeid), so removal while the client holds nodes and handles of an
@@ -17,7 +17,6 @@
  */
 #include <fcntl.h>
 #include <ftw.h>
-#include <linux/fuse.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +25,13 @@
 
 #include "../unit/memfs.h"
 #include "fs/passthrough.h"
-#include "proto/proto.h"
+#include "fuse-req.h"
 #include "tree/tree.h"
 #include "util/macros.h"
 
 static char scratch[] = "/tmp/fuzz-tree-XXXXXX";
 static struct fs_inomap *map;
 static struct tree *tree;
-static uint8_t *out;
-static size_t out_room;
 static int proc_fd = -1;
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -49,7 +46,7 @@ static void cleanup(void)
 		fs_free(tree_fs(tree));
 	tree_free(tree);
 	fs_inomap_unref(map);
-	free(out);
+	fuzz_req_cleanup();
 	if (proc_fd >= 0)
 		close(proc_fd);
 	nftw(scratch, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -156,173 +153,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void init_session(struct proto_session *s)
+/* A request with CTL_OPCODE is the control socket's: toggle the entry its nodeid selects. */
+static bool ctl_request(const struct fuse_in_header *h)
 {
-	struct {
-		struct fuse_in_header h;
-		struct fuse_init_in i;
-	} req = {
-		.h = { .len = sizeof(req), .opcode = FUSE_INIT, .unique = 1 },
-		.i = { .major = 7, .minor = 38, .max_readahead = 65536, .flags = 0xffffffffu & ~FUSE_INIT_EXT },
-	};
-	struct iovec in = { &req, sizeof(req) }, ov = { out, out_room };
-	proto_handle(s, &in, 1, &ov, 1);
-}
-
-#define SEEN_MAX 64
-static uint64_t seen_ino[SEEN_MAX], seen_fh[SEEN_MAX];
-static unsigned n_ino, n_fh;
-
-static uint64_t remap(uint64_t v, const uint64_t *seen, unsigned n)
-{
-	return v >= 0x100 && v < 0x200 && n ? seen[(v - 0x100) % n] : v;
-}
-
-static bool fh_first(uint32_t op)
-{
-	switch (op) {
-	case FUSE_READ:
-	case FUSE_WRITE:
-	case FUSE_FLUSH:
-	case FUSE_RELEASE:
-	case FUSE_RELEASEDIR:
-	case FUSE_FSYNC:
-	case FUSE_FSYNCDIR:
-	case FUSE_READDIR:
-	case FUSE_READDIRPLUS:
-	case FUSE_LSEEK:
-	case FUSE_FALLOCATE:
-	case FUSE_COPY_FILE_RANGE:
-	case FUSE_GETLK:
-	case FUSE_SETLK:
-	case FUSE_SETLKW:
-		return true;
-	}
-	return false;
-}
-
-static void learn(uint32_t op, const uint8_t *reply, ssize_t len)
-{
-	const uint8_t *p = reply + sizeof(struct fuse_out_header);
-	size_t plen = (size_t)len - sizeof(struct fuse_out_header);
-	uint64_t v;
-	if ((op == FUSE_LOOKUP || op == FUSE_MKDIR || op == FUSE_MKNOD || op == FUSE_SYMLINK || op == FUSE_LINK ||
-	     op == FUSE_CREATE || op == FUSE_TMPFILE) &&
-	    plen >= sizeof(struct fuse_entry_out)) {
-		memcpy(&v, p, 8);
-		if (v && n_ino < SEEN_MAX)
-			seen_ino[n_ino++] = v;
-		if ((op == FUSE_CREATE || op == FUSE_TMPFILE) &&
-		    plen >= sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out) && n_fh < SEEN_MAX) {
-			memcpy(&v, p + sizeof(struct fuse_entry_out), 8);
-			seen_fh[n_fh++] = v;
-		}
-	}
-	if ((op == FUSE_OPEN || op == FUSE_OPENDIR) && plen >= sizeof(struct fuse_open_out) && n_fh < SEEN_MAX) {
-		memcpy(&v, p, 8);
-		seen_fh[n_fh++] = v;
-	}
-	/* readdirplus hands out node ids too */
-	if (op == FUSE_READDIRPLUS) {
-		size_t pos = 0;
-		while (plen - pos >= FUSE_NAME_OFFSET_DIRENTPLUS) {
-			struct fuse_direntplus d;
-			memcpy(&d, p + pos, sizeof(d));
-			if (d.entry_out.nodeid && n_ino < SEEN_MAX)
-				seen_ino[n_ino++] = d.entry_out.nodeid;
-			size_t step = FUSE_DIRENTPLUS_SIZE(&d);
-			if (!d.dirent.namelen || step > plen - pos)
-				break;
-			pos += step;
-		}
-	}
-}
-
-static void tame(uint8_t *req, size_t len)
-{
-	struct fuse_in_header h;
-	if (len < sizeof(h))
-		return;
-	memcpy(&h, req, sizeof(h));
-	h.nodeid = remap(h.nodeid, seen_ino, n_ino);
-	if (h.opcode == FUSE_SETLKW) /* one thread: a wait for our own lock would never end */
-		h.opcode = FUSE_SETLK;
-	memcpy(req, &h, sizeof(h));
-	if (fh_first(h.opcode) && len >= sizeof(h) + 8) {
-		uint64_t fh;
-		memcpy(&fh, req + sizeof(h), 8);
-		fh = remap(fh, seen_fh, n_fh);
-		memcpy(req + sizeof(h), &fh, 8);
-	}
-	/* the node id argument of LINK and the second file of COPY_FILE_RANGE / RENAME's newdir */
-	if (h.opcode == FUSE_LINK && len >= sizeof(h) + 8) {
-		uint64_t v;
-		memcpy(&v, req + sizeof(h), 8);
-		v = remap(v, seen_ino, n_ino);
-		memcpy(req + sizeof(h), &v, 8);
-	}
-	if ((h.opcode == FUSE_RENAME || h.opcode == FUSE_RENAME2) && len >= sizeof(h) + 8) {
-		uint64_t v;
-		memcpy(&v, req + sizeof(h), 8);
-		v = remap(v, seen_ino, n_ino);
-		memcpy(req + sizeof(h), &v, 8);
-	}
+	if (h->opcode != CTL_OPCODE)
+		return false;
+	churn_toggle(h->nodeid % ARRAY_SIZE(churn));
+	return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct proto_session *s;
-	struct proto_opts po = { .max_write = 1 << 17, .borrow_fs = true };
-	if (proto_session_new(tree_fs(tree), &po, NULL, &s) < 0)
-		abort();
-	if (!out) {
-		out_room = proto_reply_room(s);
-		out = malloc(out_room);
-	}
-	init_session(s);
-	n_ino = n_fh = 0;
-	size_t pos = 0;
-	while (pos < size) {
-		size_t left = size - pos, n = left;
-		if (left >= sizeof(struct fuse_in_header)) {
-			uint32_t l;
-			memcpy(&l, data + pos, 4);
-			if (l >= sizeof(struct fuse_in_header) && l <= left)
-				n = l;
-		}
-		if (n >= sizeof(struct fuse_in_header)) {
-			struct fuse_in_header h;
-			memcpy(&h, data + pos, sizeof(h));
-			if (h.opcode == CTL_OPCODE) {
-				churn_toggle(h.nodeid % ARRAY_SIZE(churn));
-				pos += n;
-				continue;
-			}
-		}
-		uint8_t *req = malloc(n ? n : 1); /* exact size: ASan sees any read past the request */
-		memcpy(req, data + pos, n);
-		tame(req, n);
-		struct iovec in = { req, n }, ov = { out, out_room };
-		ssize_t r = proto_handle(s, &in, 1, &ov, 1);
-		if (r > (ssize_t)out_room)
-			abort();
-		if (r >= (ssize_t)sizeof(struct fuse_out_header)) {
-			struct fuse_out_header oh;
-			memcpy(&oh, out, sizeof(oh));
-			if (oh.len != (uint32_t)r || oh.error > 0 || oh.error < -4095 || (oh.error && r != 16))
-				abort();
-			if (oh.error == 0 && n >= sizeof(struct fuse_in_header)) {
-				struct fuse_in_header h;
-				memcpy(&h, req, sizeof(h));
-				learn(h.opcode, out, r);
-			}
-		}
-		free(req);
-		pos += n;
-		if (proto_session_done(s))
-			break;
-	}
-	proto_session_free(s);
+	fuzz_req_run(tree_fs(tree), data, size, ctl_request);
 	for (size_t i = 0; i < ARRAY_SIZE(churn); i++)
 		if (churn_removed[i])
 			churn_toggle(i);

@@ -1,32 +1,12 @@
 #!/usr/bin/env python3
 # Writes the seed corpus of fuzz-proto (tests/fuzz/corpus-proto/): valid requests of each opcode, as they
 # follow the INIT the harness sends. Node ids and fhs 0x100+i name the i-th one a reply handed out earlier in
-# the same input (see fuzz-proto.c). Run from anywhere: python3 tests/fuzz/gen-corpus-proto.py
-import os
+# the same input (see fuse-req.h). Run from anywhere: python3 tests/fuzz/gen-corpus-proto.py
 import struct
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus-proto")
-OP = dict(LOOKUP=1, FORGET=2, GETATTR=3, SETATTR=4, READLINK=5, SYMLINK=6, MKNOD=8, MKDIR=9, UNLINK=10, RMDIR=11,
-          RENAME=12, LINK=13, OPEN=14, READ=15, WRITE=16, STATFS=17, RELEASE=18, FSYNC=20, SETXATTR=21,
-          GETXATTR=22, LISTXATTR=23, REMOVEXATTR=24, FLUSH=25, INIT=26, OPENDIR=27, READDIR=28, RELEASEDIR=29,
-          FSYNCDIR=30, GETLK=31, SETLK=32, SETLKW=33, ACCESS=34, CREATE=35, INTERRUPT=36, BMAP=37, DESTROY=38,
-          IOCTL=39, POLL=40, BATCH_FORGET=42, FALLOCATE=43, READDIRPLUS=44, RENAME2=45, LSEEK=46,
-          COPY_FILE_RANGE=47, SETUPMAPPING=48, REMOVEMAPPING=49, SYNCFS=50, TMPFILE=51)
-uniq = [100]
-N0, F0 = 0x100, 0x100
+from fuse_req import SEEN0, name, read_in, req, write_seeds
 
-
-def req(op, nodeid, payload=b""):
-    uniq[0] += 1
-    return struct.pack("<IIQQIIIHH", 40 + len(payload), OP[op], uniq[0], nodeid, 0, 0, 1, 0, 0) + payload
-
-
-def name(s):
-    return s.encode() + b"\0"
-
-
-def read_in(fh, off, size):
-    return struct.pack("<QQIIQII", fh, off, size, 0, 0, 0, 0)
+N0, F0 = SEEN0, SEEN0
 
 
 def lk_in(fh, start, end, typ, flags=0):
@@ -96,7 +76,4 @@ seeds = {
                req("SETUPMAPPING", 1, b"\0" * 40) + req("REMOVEMAPPING", 1, b"\0" * 8),
     "short-header": b"\x10\0\0\0\x01\0\0\0",
 }
-os.makedirs(OUT, exist_ok=True)
-for k, v in seeds.items():
-    with open(os.path.join(OUT, k), "wb") as f:
-        f.write(v)
+write_seeds("corpus-proto", seeds)

@@ -2,33 +2,15 @@
 # Writes the seed corpus of fuzz-tree (tests/fuzz/corpus-tree/): request sequences over the share tree the
 # harness builds (see fuzz-tree.c). Node ids and fhs 0x100+i name the i-th one a reply handed out earlier in
 # the same input. Run from anywhere: python3 tests/fuzz/gen-corpus-tree.py
-import os
 import struct
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus-tree")
-OP = dict(LOOKUP=1, FORGET=2, GETATTR=3, SETATTR=4, READLINK=5, SYMLINK=6, MKNOD=8, MKDIR=9, UNLINK=10, RMDIR=11,
-          RENAME=12, LINK=13, OPEN=14, READ=15, WRITE=16, STATFS=17, RELEASE=18, FSYNC=20, SETXATTR=21,
-          GETXATTR=22, LISTXATTR=23, REMOVEXATTR=24, FLUSH=25, OPENDIR=27, READDIR=28, RELEASEDIR=29,
-          ACCESS=34, CREATE=35, READDIRPLUS=44, RENAME2=45, LSEEK=46, COPY_FILE_RANGE=47, TMPFILE=51)
-uniq = [100]
-N, F = 0x100, 0x100
+from fuse_req import SEEN0, name, read_in, req, write_seeds
 
-
-def req(op, nodeid, payload=b""):
-    uniq[0] += 1
-    return struct.pack("<IIQQIIIHH", 40 + len(payload), OP[op], uniq[0], nodeid, 0, 0, 1, 0, 0) + payload
-
-
-def name(s):
-    return s.encode() + b"\0"
+N, F = SEEN0, SEEN0
 
 
 def lookup(parent, n):
     return req("LOOKUP", parent, name(n))
-
-
-def read_in(fh, off=0, size=4096):
-    return struct.pack("<QQIIQII", fh, off, size, 0, 0, 0, 0)
 
 
 def open_(node, flags=0):
@@ -79,8 +61,4 @@ seeds = {
     + req("TMPFILE", N, struct.pack("<IIII", 2, 0o600, 0, 0)) + req("LISTXATTR", N, struct.pack("<II", 0, 0)),
 }
 
-os.makedirs(OUT, exist_ok=True)
-for k, v in seeds.items():
-    with open(os.path.join(OUT, k), "wb") as f:
-        f.write(v)
-print(f"wrote {len(seeds)} seeds to {OUT}")
+write_seeds("corpus-tree", seeds)

@@ -2,7 +2,8 @@
 /*
  * The virtual overlay over an in-memory fs: virtual files (buffer, host fd, callback), nested and merged
  * directories, shadowing, one-shot files, merged READDIR/READDIRPLUS listings without duplicates across many
- * small reply buffers while entries come and go, removal semantics, read-only virtual entries, stale handles.
+ * small reply buffers while entries come and go, removal semantics, read-only virtual entries, stale handles,
+ * and which fh the ops on open files forward (a merged directory's own fh never goes down).
  */
 #include "tree/overlay.h"
 
@@ -340,12 +341,193 @@ static void test_race(void)
 	fs_inomap_unref(map);
 }
 
+/* ---- ops that go down with an fh: a recording fs under the overlay ---- */
+
+static struct {
+	const char *op;
+	uint64_t ino, fh;
+	unsigned n;
+} rec;
+
+static int rec_note(const char *op, uint64_t ino, uint64_t fh)
+{
+	rec.op = op;
+	rec.ino = ino;
+	rec.fh = fh;
+	rec.n++;
+	return 0;
+}
+
+static int rec_read(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t off, size_t size,
+		    const struct iovec *dst, int dst_cnt, size_t *ret_len)
+{
+	*ret_len = 0;
+	return rec_note("read", ino, fh);
+}
+
+static int rec_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t off, size_t size,
+		     const struct iovec *src, int src_cnt, uint32_t write_flags, size_t *ret_len)
+{
+	*ret_len = size;
+	return rec_note("write", ino, fh);
+}
+
+static int rec_flush(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t lock_owner)
+{
+	return rec_note("flush", ino, fh);
+}
+
+static int rec_fsync(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, bool datasync)
+{
+	return rec_note("fsync", ino, fh);
+}
+
+static int rec_getlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
+		     struct flock *lk)
+{
+	lk->l_type = F_WRLCK;
+	return rec_note("getlk", ino, fh);
+}
+
+static int rec_setlk(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, uint64_t owner,
+		     const struct flock *lk, bool sleep, bool is_flock)
+{
+	return rec_note("setlk", ino, fh);
+}
+
+static int rec_fallocate(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, int mode, off_t off,
+			 off_t len)
+{
+	return rec_note("fallocate", ino, fh);
+}
+
+static int rec_lseek(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh, off_t off, int whence,
+		     off_t *ret_off)
+{
+	*ret_off = 42;
+	return rec_note("lseek", ino, fh);
+}
+
+enum { FWD_OPS = 8 };
+
+/* Call the i-th fh op through o. */
+static int fwd_call(struct fs *o, int i, uint64_t ino, uint64_t fh)
+{
+	char b[4] = "abc";
+	struct iovec iov = { b, 3 };
+	size_t len = 0;
+	struct flock lk = { .l_type = F_RDLCK };
+	off_t at = 0;
+	switch (i) {
+	case 0:
+		return FS_CALL(o, read, &uctx, ino, fh, 0, 3, &iov, 1, &len);
+	case 1:
+		return FS_CALL(o, write, &uctx, ino, fh, 0, 3, &iov, 1, 0, &len);
+	case 2:
+		return FS_CALL(o, flush, &uctx, ino, fh, 9);
+	case 3:
+		return FS_CALL(o, fsync, &uctx, ino, fh, false);
+	case 4: {
+		int r = FS_CALL(o, getlk, &uctx, ino, fh, 9, &lk);
+		return r == 0 ? lk.l_type : r;
+	}
+	case 5:
+		return FS_CALL(o, setlk, &uctx, ino, fh, 9, &lk, false, true);
+	case 6:
+		return FS_CALL(o, fallocate, &uctx, ino, fh, 0, 0, 10);
+	default: {
+		int r = FS_CALL(o, lseek, &uctx, ino, fh, 0, SEEK_DATA, &at);
+		return r == 0 ? (int)at : r;
+	}
+	}
+}
+
+static const char *const fwd_names[FWD_OPS] = { "read", "write", "flush", "fsync",
+						"getlk", "setlk", "fallocate", "lseek" };
+
+/* Every fh op on (ino, fh) through o reaches the fs below with (want_ino, want_fh) and its answer comes back. */
+static void expect_forwarded(struct fs *o, uint64_t ino, uint64_t fh, uint64_t want_ino, uint64_t want_fh,
+			     const char *what)
+{
+	for (int i = 0; i < FWD_OPS; i++) {
+		rec.op = NULL;
+		int r = fwd_call(o, i, ino, fh);
+		int want = i == 4 ? F_WRLCK : i == 7 ? 42 : 0;
+		CHECK(r == want && rec.op == fwd_names[i] && rec.ino == want_ino && rec.fh == want_fh,
+		      "%s: %s gave %d and reached %s (%#llx, fh %#llx), want %#llx, fh %#llx", what, fwd_names[i], r,
+		      rec.op ? rec.op : "nothing", (unsigned long long)rec.ino, (unsigned long long)rec.fh,
+		      (unsigned long long)want_ino, (unsigned long long)want_fh);
+	}
+}
+
+static void test_fh_forwarding(void)
+{
+	struct fs_inomap *map = fs_inomap_new();
+	struct memfs *m = memfs_new(map, false, 0);
+	int64_t a = memfs_mk(m, 1, "a", S_IFREG | 0644, "real-a");
+	int64_t etc = memfs_mk(m, 1, "etc", S_IFDIR | 0755, NULL);
+	static struct fs_ops rec_ops;
+	rec_ops = *m->base.ops;
+	rec_ops.read = rec_read;
+	rec_ops.write = rec_write;
+	rec_ops.flush = rec_flush;
+	rec_ops.fsync = rec_fsync;
+	rec_ops.getlk = rec_getlk;
+	rec_ops.setlk = rec_setlk;
+	rec_ops.fallocate = rec_fallocate;
+	rec_ops.lseek = rec_lseek;
+	m->base.ops = &rec_ops;
+	struct fs *o;
+	CHECK(ovl_new(&m->base, map, &o) == 0, "ovl_new");
+	struct fs_conn conn = { .capable = ~0ull, .max_write = 1 << 20 };
+	CHECK(FS_CALL(o, init, &conn) == 0, "init");
+	CHECK(ovl_add_buffer(o, "/etc/hostname", "box\n", 4, NULL) == 0, "add etc/hostname");
+	CHECK(ovl_add_buffer(o, "/hello", "hi\n", 3, NULL) == 0, "add hello");
+
+	/* a real file: its own fh goes down as it is */
+	struct fs_entry e;
+	struct fs_open fo;
+	CHECK(lookup_path(o, "a", &e) == 0, "lookup a");
+	CHECK(FS_CALL(o, open, &uctx, e.ino, O_RDWR, &fo) == 0, "open a");
+	expect_forwarded(o, e.ino, fo.fh, e.ino, fo.fh, "real file");
+	CHECK(fs_ino_local(e.ino) == (uint64_t)a, "a is the real node");
+
+	/* a merged directory: our fh comes back from opendir, the real directory's own goes down */
+	struct fs_entry de;
+	struct fs_open dfo;
+	CHECK(lookup_path(o, "etc", &de) == 0, "lookup etc");
+	CHECK(FS_CALL(o, opendir, &uctx, de.ino, O_RDONLY, &dfo) == 0, "opendir etc");
+	expect_forwarded(o, de.ino, dfo.fh, fs_ino_make(m->space, (uint64_t)etc), (uint64_t)etc, "merged directory");
+	/* a directory fh we did not give out goes nowhere */
+	unsigned before = rec.n;
+	for (int i = 0; i < FWD_OPS; i++)
+		CHECK(fwd_call(o, i, de.ino, dfo.fh ^ 0x5a5a0000) == -EBADF, "merged dir, forged fh: %s", fwd_names[i]);
+	CHECK(rec.n == before, "a forged directory fh reached the fs below");
+	FS_CALL_VOID(o, releasedir, &uctx, de.ino, dfo.fh);
+
+	/* a virtual file: answered by the overlay, never forwarded */
+	struct fs_entry ve;
+	struct fs_open vfo;
+	CHECK(lookup_path(o, "hello", &ve) == 0, "lookup hello");
+	CHECK(FS_CALL(o, open, &uctx, ve.ino, O_RDONLY, &vfo) == 0, "open hello");
+	static const int virt[FWD_OPS] = { 0, -EROFS, 0, 0, F_UNLCK, 0, -EROFS, 0 };
+	for (int i = 0; i < FWD_OPS; i++)
+		CHECK(fwd_call(o, i, ve.ino, vfo.fh) == virt[i], "virtual file: %s gave %d, want %d", fwd_names[i],
+		      fwd_call(o, i, ve.ino, vfo.fh), virt[i]);
+	CHECK(rec.n == before, "an op on a virtual file reached the fs below");
+	FS_CALL_VOID(o, release, &uctx, ve.ino, vfo.fh, O_RDONLY, 0, false);
+	FS_CALL_VOID(o, release, &uctx, e.ino, fo.fh, O_RDWR, 0, false);
+	fs_free(o);
+	fs_inomap_unref(map);
+}
+
 int main(void)
 {
 	test_race();
 	test_basic();
 	test_listing();
 	test_remove();
+	test_fh_forwarding();
 	if (failures) {
 		fprintf(stderr, "%d failures\n", failures);
 		return 1;

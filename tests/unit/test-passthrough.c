@@ -774,6 +774,88 @@ static void test_cache_modes(void)
 	CHECK(pt_handles_parse("", &h) == -EINVAL, "parse bad");
 }
 
+/* A write-back of cached pages keeps the host mtime (the client owns it under the writeback cache and sets it
+ * with SETATTR); a plain write moves it as write(2) does. */
+struct wb_race {
+	struct fs *fs;
+	uint64_t ino, fh;
+	atomic_bool stop;
+};
+
+static void *wb_writer(void *arg)
+{
+	struct wb_race *w = arg;
+	size_t got;
+	while (!atomic_load(&w->stop))
+		OK(FS_CALL(w->fs, write, &root_ctx, w->ino, w->fh, 0, 1, &(struct iovec){ "w", 1 }, 1, FS_WRITE_CACHE,
+			   &got));
+	return NULL;
+}
+
+static void test_writeback_mtime(void)
+{
+	struct pt_opts o;
+	pt_opts_default(&o);
+	o.writeback = true;
+	struct fs_inomap *map;
+	struct fs *fs = new_pt(share, &o, &map);
+	host_write(share, "wbtime", "0123456789", 0644);
+	struct fs_entry e;
+	struct fs_open fo;
+	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "wbtime", &e));
+	OK(FS_CALL(fs, open, &root_ctx, e.ino, O_RDWR, &fo));
+	const struct timespec old = { 1000000000, 123456789 };
+	struct stat a = { .st_mtim = old }, st, h;
+	double t;
+	OK(FS_CALL(fs, setattr, &root_ctx, e.ino, &a, FS_SET_MTIME, 0, &st, &t));
+
+	size_t got;
+	OK(FS_CALL(fs, write, &root_ctx, e.ino, fo.fh, 2, 3, &(struct iovec){ "abc", 3 }, 1, FS_WRITE_CACHE, &got));
+	CHECK(got == 3, "write-back wrote %zu", got);
+	host_stat(share, "wbtime", &h);
+	CHECK(h.st_mtim.tv_sec == old.tv_sec && h.st_mtim.tv_nsec == old.tv_nsec,
+	      "write-back moved the mtime to %lld.%09ld", (long long)h.st_mtim.tv_sec, h.st_mtim.tv_nsec);
+	char back[16] = { 0 };
+	CHECK(rw(fs, false, e.ino, fo.fh, 0, back, 10) == 10 && memcmp(back, "01abc56789", 10) == 0,
+	      "write-back data: %s", back);
+	/* with the kill flag too: the bits go, the mtime stays */
+	a.st_mode = 04755;
+	OK(FS_CALL(fs, setattr, &root_ctx, e.ino, &a, FS_SET_MODE, 0, &st, &t));
+	OK(FS_CALL(fs, write, &root_ctx, e.ino, fo.fh, 0, 1, &(struct iovec){ "x", 1 }, 1,
+		   FS_WRITE_CACHE | FS_WRITE_KILL_SUIDGID, &got));
+	host_stat(share, "wbtime", &h);
+	CHECK((h.st_mode & 07777) == 0755 && h.st_mtim.tv_sec == old.tv_sec, "write-back with kill: %o %lld",
+	      h.st_mode & 07777, (long long)h.st_mtim.tv_sec);
+
+	/* a plain write moves it */
+	OK(FS_CALL(fs, write, &root_ctx, e.ino, fo.fh, 0, 1, &(struct iovec){ "y", 1 }, 1, 0, &got));
+	host_stat(share, "wbtime", &h);
+	CHECK(h.st_mtim.tv_sec > old.tv_sec, "a plain write left the mtime at %lld", (long long)h.st_mtim.tv_sec);
+
+	/* a SETATTR of the mtime racing with write-backs is never undone by one of them: from each SETATTR on the
+	 * host holds its value (or, for the moment of a pwritev, the present, which is later) */
+	struct wb_race w = { .fs = fs, .ino = e.ino, .fh = fo.fh };
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, wb_writer, &w) == 0, "pthread_create");
+	const time_t base = old.tv_sec;
+	for (int i = 1; i <= 2000; i++) {
+		a.st_mtim = (struct timespec){ base + i, 0 };
+		OK(FS_CALL(fs, setattr, &root_ctx, e.ino, &a, FS_SET_MTIME | FS_SET_FH, fo.fh, &st, &t));
+		host_stat(share, "wbtime", &h);
+		if (h.st_mtim.tv_sec < base + i)
+			atomic_store(&w.stop, true);
+		CHECK(h.st_mtim.tv_sec >= base + i, "a write-back put back the mtime %lld over %lld",
+		      (long long)h.st_mtim.tv_sec, (long long)(base + i));
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	host_stat(share, "wbtime", &h);
+	CHECK(h.st_mtim.tv_sec == base + 2000, "after the last SETATTR: %lld", (long long)h.st_mtim.tv_sec);
+
+	FS_CALL_VOID(fs, release, &root_ctx, e.ino, fo.fh, 0, 0, false);
+	free_pt(fs, map);
+}
+
 static void test_bad_construction(void)
 {
 	struct pt_opts o;
@@ -816,6 +898,7 @@ int main(void)
 		{ "file root", test_file_root },
 		{ "readdir", test_readdir },
 		{ "cache modes", test_cache_modes },
+		{ "writeback mtime", test_writeback_mtime },
 		{ "bad construction", test_bad_construction },
 	};
 	return pt_test_run(tests, ARRAY_SIZE(tests));
