@@ -57,6 +57,14 @@ cmp -s "$SHARE/big2" "$MNT/big2" || core_fail "4 MiB written through the mount d
 : >"$MNT/r"
 "$PROBE" resize "$MNT/r" || core_fail "truncate/fallocate while open"
 [ "$(stat -c %s "$SHARE/r")" = 65536 ] || core_fail "fallocate while open: host size $(stat -c %s "$SHARE/r")"
+# a write by an unprivileged owner clears setuid/setgid (the kernel writes with the registering thread's
+# credentials: they must not carry CAP_FSETID)
+printf x >"$MNT/suid"
+chown 65534:65534 "$MNT/suid" && chmod 06775 "$MNT/suid"
+setpriv --reuid 65534 --regid 65534 --clear-groups sh -c "printf y >>'$MNT/suid'" ||
+	core_fail "uid 65534 cannot append to its own file through the mount"
+mode=$(stat -c %a "$SHARE/suid")
+[ "$mode" = 775 ] || core_fail "a write by the unprivileged owner left mode $mode on the host (setuid/setgid kept)"
 # a file re-opened after all its opens were released gets a fresh backing id
 cat "$MNT/t" >/dev/null && cat "$MNT/t" >/dev/null || core_fail "reopening a released file"
 grep -q "refused by the kernel" "$SERVE_LOG" && core_fail "passthrough was refused: $(grep refused "$SERVE_LOG")"
