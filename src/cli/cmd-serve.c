@@ -395,7 +395,7 @@ static int check(struct serve_cli *c)
 	}
 	if (o->passthrough && !o->mountpoint) {
 		/* the vhost-user front end is a VMM: there is no host kernel FUSE connection to give files to */
-		fprintf(stderr, "boxshare serve: note: --passthrough is ignored for vhost-user (virtio-fs has no "
+		fprintf(stderr, "boxshare: serve: note: --passthrough is ignored for vhost-user (virtio-fs has no "
 				"backing files)\n");
 		o->passthrough = false;
 	}

@@ -194,7 +194,7 @@ ssize_t proto_do_init(struct proto_req *r)
 		log_info("proto: FUSE passthrough %s", (caps & FS_CAP_PASSTHROUGH) ? "on"
 						       : !s->backing		       ? "off: the transport has no backing files"
 						       : !(offered & FUSE_PASSTHROUGH) ? "off: the kernel does not offer it"
-										       : "off: the writeback cache is on");
+										       : "off: the writeback cache is on, or the fs declined");
 
 	s->minor = minor;
 	s->caps = caps;

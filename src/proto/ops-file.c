@@ -3,6 +3,8 @@
  * File requests: OPEN, CREATE, TMPFILE, READ, WRITE, FLUSH, RELEASE, FSYNC, FALLOCATE, LSEEK, COPY_FILE_RANGE.
  * READ hands the fs the reply room itself as iovecs, so the data is read straight into what the transport
  * sends (one copy, by the kernel). WRITE hands the fs the request's own iovecs: the payload is read once.
+ * With kernel passthrough (backing.h) OPEN/CREATE/TMPFILE replies may name a backing file; READ and WRITE of
+ * such opens never come here.
  */
 #include <limits.h>
 #include <string.h>

@@ -70,6 +70,26 @@ cat "$MNT/t" >/dev/null && cat "$MNT/t" >/dev/null || core_fail "reopening a rel
 grep -q "refused by the kernel" "$SERVE_LOG" && core_fail "passthrough was refused: $(grep refused "$SERVE_LOG")"
 core_umount
 
+# -- through the share tree's layers: real files keep passthrough, virtual ones are served by us, ro stays ro
+mkdir "$T/rw" "$T/ro"
+printf 'ro data\n' >"$T/ro/f"
+printf 'conf\n' >"$T/conf"
+core_mount --passthrough --cache always --share "$T/rw:/rw" --share "$T/ro:/ro:ro" --file "$T/conf:/etc/conf:ro" \
+	--virtual '/etc/hostname=box'
+printf 'one\n' >"$MNT/rw/f"
+exec 3<"$MNT/rw/f"
+read -r -u 3 first
+printf 'two\n' >>"$T/rw/f"
+read -r -u 3 second
+exec 3<&-
+[ "$first/${second:-}" = one/two ] || core_fail "share tree: a host append is not seen through the open file ('$first/${second:-}')"
+[ "$(cat "$MNT/etc/hostname")" = box ] || core_fail "share tree: the virtual file reads '$(cat "$MNT/etc/hostname")'"
+[ "$(cat "$MNT/etc/conf")" = conf ] || core_fail "share tree: the read-only file entry"
+[ "$(cat "$MNT/ro/f")" = "ro data" ] || core_fail "share tree: a file of the read-only share"
+if (printf x >>"$MNT/ro/f") 2>/dev/null; then core_fail "share tree: a read-only share took a write"; fi
+[ "$(cat "$T/ro/f")" = "ro data" ] || core_fail "share tree: the read-only share's file changed on the host"
+core_umount
+
 # -- no FUSE_READ/FUSE_WRITE for I/O on an open passthrough file (tracepoint), and some without passthrough
 TR=/sys/kernel/tracing
 [ -d $TR/events ] || mount -t tracefs nodev $TR 2>/dev/null
