@@ -90,6 +90,27 @@ if (printf x >>"$MNT/ro/f") 2>/dev/null; then core_fail "share tree: a read-only
 [ "$(cat "$T/ro/f")" = "ro data" ] || core_fail "share tree: the read-only share's file changed on the host"
 core_umount
 
+# -- no CAP_SYS_ADMIN in the initial user namespace (a server in a user namespace): the kernel refuses
+# registration with EPERM; one warning, and the files are served without passthrough. The mount lives in the
+# private mount namespace of `unshare`, so nothing outlives the round.
+U=$T/userns
+mkdir -p "$U/s" "$U/m"
+printf 'hi\n' >"$U/s/f"
+chmod 777 "$U" "$U/s" "$U/m"
+if unshare -Urm true 2>/dev/null; then
+	timeout 30 unshare -Urm --propagation private sh -c '
+		"$1" serve --source "$2/s" --mount "$2/m" --passthrough --sandbox none --log-level info >"$2/log" 2>&1 &
+		for i in $(seq 100); do grep -q " $2/m fuse" /proc/self/mounts && break; sleep 0.1; done
+		cat "$2/m/f" && printf "more\n" >>"$2/m/f" && cat "$2/m/f" >"$2/out"; r=$?
+		umount "$2/m"; wait; exit $r' sh "$BOXSHARE" "$U" || core_fail "serving from a user namespace with --passthrough failed: $(cat "$U/log")"
+	[ "$(cat "$U/out")" = "$(printf 'hi\nmore')" ] || core_fail "user namespace: read back '$(cat "$U/out")'"
+	[ "$(grep -c "refused by the kernel" "$U/log")" = 1 ] ||
+		core_fail "user namespace: expected one 'refused by the kernel' warning: $(cat "$U/log")"
+	echo "# user namespace: EPERM, one warning, served without passthrough"
+else
+	echo "# no user namespaces here: the EPERM fallback is not checked"
+fi
+
 # -- no FUSE_READ/FUSE_WRITE for I/O on an open passthrough file (tracepoint), and some without passthrough
 TR=/sys/kernel/tracing
 [ -d $TR/events ] || mount -t tracefs nodev $TR 2>/dev/null
