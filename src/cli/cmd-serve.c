@@ -74,6 +74,10 @@ static const char usage_text[] =
 	"  --cache never|auto|always, -o cache=...\n"
 	"                          how long the client may cache names, attributes and data (default auto)\n"
 	"  --writeback             let the client use its writeback cache (-o writeback)\n"
+	"  --passthrough           /dev/fuse: the kernel reads and writes regular files itself (FUSE passthrough,\n"
+	"                          Linux 6.9+; -o passthrough). Keeps CAP_SYS_ADMIN in the server's sandbox (the\n"
+	"                          kernel demands it; seccomp still refuses mount, unshare...). Not with\n"
+	"                          --writeback; ignored for vhost-user (virtio-fs has no backing files)\n"
 	"  --inode-file-handles never|prefer|mandatory\n"
 	"                          keep file handles so idle inodes need no open fd (default never)\n"
 	"  --max-fds N             ceiling on inode fds held at once (default: from RLIMIT_NOFILE)\n"
@@ -84,7 +88,7 @@ static const char usage_text[] =
 	"\n"
 	"  -o KEY[=VALUE],...      virtiofsd's option list: source=DIR, cache=never|auto|always, writeback,\n"
 	"                          no_writeback, xattr, no_xattr (xattrs are served by default),\n"
-	"                          announce_submounts\n"
+	"                          announce_submounts, passthrough, no_passthrough\n"
 	"\n"
 	"Other:\n"
 	"  --log-level error|warn|info|debug (default warn)\n"
@@ -103,6 +107,7 @@ enum {
 	OPT_TAG,
 	OPT_CACHE,
 	OPT_WRITEBACK,
+	OPT_PASSTHROUGH,
 	OPT_READONLY,
 	OPT_THREADS,
 	OPT_HANDLES,
@@ -195,6 +200,10 @@ static int parse_o(struct serve_cli *c, char *list)
 			c->o.pt.xattr = true;
 		} else if (strcmp(k, "no_xattr") == 0 && !v) {
 			c->o.pt.xattr = false;
+		} else if (strcmp(k, "passthrough") == 0 && !v) {
+			c->o.passthrough = true;
+		} else if (strcmp(k, "no_passthrough") == 0 && !v) {
+			c->o.passthrough = false;
 		} else if (strcmp(k, "announce_submounts") == 0 && !v) {
 			c->o.pt.announce_submounts = true;
 		} else {
@@ -216,6 +225,7 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 		{ "tag", required_argument, NULL, OPT_TAG },
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "writeback", no_argument, NULL, OPT_WRITEBACK },
+		{ "passthrough", no_argument, NULL, OPT_PASSTHROUGH },
 		{ "readonly", no_argument, NULL, OPT_READONLY },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "thread-pool-size", required_argument, NULL, OPT_THREADS },
@@ -269,6 +279,9 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 			break;
 		case OPT_WRITEBACK:
 			c->o.pt.writeback = true;
+			break;
+		case OPT_PASSTHROUGH:
+			c->o.passthrough = true;
 			break;
 		case OPT_READONLY:
 			c->o.readonly = true;
@@ -374,6 +387,17 @@ static int check(struct serve_cli *c)
 	if (transports != 1) {
 		cli_error("serve: give exactly one of --mount, --socket-path, --fd");
 		return -EINVAL;
+	}
+	if (o->passthrough && o->pt.writeback) {
+		cli_error("serve: --passthrough and --writeback exclude each other: with the writeback cache the "
+			  "kernel turns passthrough off (drop one of them)");
+		return -EINVAL;
+	}
+	if (o->passthrough && !o->mountpoint) {
+		/* the vhost-user front end is a VMM: there is no host kernel FUSE connection to give files to */
+		fprintf(stderr, "boxshare: serve: note: --passthrough is ignored for vhost-user (virtio-fs has no "
+				"backing files)\n");
+		o->passthrough = false;
 	}
 	if (!o->source && o->n_tree_args == 0 && !o->config_path) {
 		cli_error("serve: nothing to export: give --source DIR, --share/--file/--virtual or --config FILE");
@@ -551,6 +575,7 @@ static int serve(struct serve_cli *c)
 		.max_write = PROTO_DEFAULT_MAX_WRITE,
 		.writeback = o->pt.writeback,
 		.announce_submounts = o->pt.announce_submounts,
+		.passthrough = o->passthrough,
 		.virtio = !o->mountpoint,
 	};
 	struct devfuse *d = NULL;
@@ -611,6 +636,7 @@ static int serve(struct serve_cli *c)
 	/* Without file handles the server needs no CAP_DAC_READ_SEARCH, which would let a hijacked server forge a
 	 * handle for any inode of the share's file system (see sandbox.h). */
 	o->sandbox.no_file_handles = o->pt.handles == PT_HANDLES_NEVER;
+	o->sandbox.keep_sys_admin = o->passthrough;
 	r = sandbox_enter(&o->sandbox);
 	if (r < 0) {
 		cli_error("serve: entering the sandbox: %s (try --sandbox chroot or none where namespaces are not "

@@ -30,6 +30,7 @@ struct serve_opts {
 	int vu_fd;                 /* --fd N: an inherited vhost-user socket (-1: none) */
 	const char *tag;           /* --tag (virtiofsd compatibility; the tag itself is set by the VMM) */
 	unsigned threads;          /* --threads / --thread-pool-size */
+	bool passthrough;          /* --passthrough / -o passthrough: kernel FUSE passthrough (/dev/fuse only) */
 	bool wait_reconnect;
 	/* confinement */
 	struct sandbox_opts sandbox;

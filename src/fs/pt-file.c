@@ -40,9 +40,15 @@ static int host_open_flags(struct pt *pt, int flags)
 	return flags;
 }
 
-static void fill_open(struct pt *pt, struct fs_open *ret, uint64_t fh)
+/*
+ * hfd: the fh's host fd of a regular file, offered as the backing file for kernel FUSE passthrough (-1 for
+ * anything else). Cheapest: no extra open, and it stays valid until the fh's RELEASE, which cannot come before
+ * proto has registered it (the kernel then holds its own reference; only the fd's path matters to it, the
+ * kernel opens the backing file again with each FUSE file's flags).
+ */
+static void fill_open(struct pt *pt, struct fs_open *ret, uint64_t fh, int hfd)
 {
-	*ret = (struct fs_open){ .fh = fh, .backing_fd = -1 };
+	*ret = (struct fs_open){ .fh = fh, .backing_fd = hfd };
 	if (pt->o.cache == PT_CACHE_NEVER)
 		ret->flags |= FS_OPEN_DIRECT_IO | FS_OPEN_PARALLEL_DIRECT_WRITES;
 	else if (pt->o.cache == PT_CACHE_ALWAYS)
@@ -71,7 +77,7 @@ static int open_inode(struct pt *pt, struct pt_inode *n, int flags, struct fs_op
 	r = pt_fh_new(pt, PT_FH_FILE, hfd, flags, n, NULL, &fh);
 	if (r < 0)
 		return r;
-	fill_open(pt, ret, fh);
+	fill_open(pt, ret, fh, S_ISREG(n->type) ? hfd : -1);
 	return 0;
 }
 
@@ -119,7 +125,7 @@ static int register_new(struct pt *pt, struct pt_inode *parent, int hfd, int fla
 		pt_inode_forget(pt, ret_entry->ino, 1);
 		return r;
 	}
-	fill_open(pt, ret_open, fh);
+	fill_open(pt, ret_open, fh, hfd); /* O_CREAT or O_TMPFILE: a regular file */
 	return 0;
 fail:
 	close(hfd);

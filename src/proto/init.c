@@ -3,10 +3,17 @@
  * INIT: version and feature negotiation. We speak 7.38 (Debian 12's linux/fuse.h); a newer client is answered
  * at 7.38 and adapts, an older one gets the reply sizes and argument layouts of its minor (the compat sizes
  * of fs/fuse and libfuse). Features: the FS_CAP_* the client offers, restricted by what proto wants by default
- * and then by the fs's init(); writeback, POSIX ACLs and submounts only when proto_opts asks for them.
+ * and then by the fs's init(); writeback, POSIX ACLs, submounts and passthrough only when proto_opts asks for
+ * them.
+ *
+ * FUSE_PASSTHROUGH is a 7.40 flag, but the client reads it (and max_stack_depth) from any 7.36+ reply with
+ * FUSE_INIT_EXT: it does not look at our minor. It is granted only when asked for, when the transport can
+ * register backing files, when the client offers it and when the writeback cache is not granted (the client
+ * turns passthrough off then; proto prefers writeback, which the command line refuses to combine anyway).
  */
 #include <unistd.h>
 
+#include "proto/fuse-compat.h"
 #include "proto/session.h"
 #include "util/log.h"
 #include "util/macros.h"
@@ -32,19 +39,23 @@ static const struct {
 	{ FUSE_CACHE_SYMLINKS, FS_CAP_CACHE_SYMLINKS },
 	{ FUSE_SETXATTR_EXT, FS_CAP_SETXATTR_EXT },
 	{ FUSE_SUBMOUNTS, FS_CAP_SUBMOUNTS },
-	/* FS_CAP_PASSTHROUGH (FUSE_PASSTHROUGH, 7.40) is not in 7.38: never offered, never granted yet */
+	{ FUSE_PASSTHROUGH, FS_CAP_PASSTHROUGH },
 };
 
 /*
  * FUSE_DIRECT_IO_ALLOW_MMAP (7.39, Linux 6.6): without it the client refuses MAP_SHARED on a file opened with
  * FOPEN_DIRECT_IO (ENODEV), so `--cache never` would break every program that maps a file shared. Granting
  * it only lets the client use its page cache for such mappings (it invalidates them on open and on direct
- * writes); nothing changes for files without FOPEN_DIRECT_IO. Debian 12's linux/fuse.h (7.38) lacks the
- * define; the bit is fixed by the protocol (flags2 bit 4 of the 64-bit init flags).
+ * writes); nothing changes for files without FOPEN_DIRECT_IO. (The define: fuse-compat.h.)
  */
-#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
-#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
-#endif
+
+/*
+ * The stacking depth of the file systems backing files may live on, plus one: 1 accepts backing files on
+ * ordinary file systems (ext4, xfs, btrfs, tmpfs) and makes our mount count as stacked once, so it can still
+ * be an overlayfs lower layer (overlayfs allows a depth of 2). A backing file on overlayfs itself is refused
+ * by the kernel (ELOOP) and that file is served through us instead.
+ */
+#define PROTO_MAX_STACK_DEPTH 1
 
 /* What a passthrough server wants when the client offers it (see the list). */
 #define PROTO_WANT_DEFAULT                                                                                       \
@@ -118,17 +129,20 @@ ssize_t proto_do_init(struct proto_req *r)
 		if (offered & capmap[i].fuse)
 			capable |= capmap[i].cap;
 	/* grants only the command line may give */
-	uint64_t allowed = ~(uint64_t)(FS_CAP_WRITEBACK_CACHE | FS_CAP_POSIX_ACL | FS_CAP_SUBMOUNTS);
+	uint64_t allowed = ~(uint64_t)(FS_CAP_WRITEBACK_CACHE | FS_CAP_POSIX_ACL | FS_CAP_SUBMOUNTS | FS_CAP_PASSTHROUGH);
 	if (s->opts.writeback)
 		allowed |= FS_CAP_WRITEBACK_CACHE;
 	if (s->opts.posix_acl)
 		allowed |= FS_CAP_POSIX_ACL;
 	if (s->opts.announce_submounts)
 		allowed |= FS_CAP_SUBMOUNTS;
+	if (s->backing) /* asked for, and the transport registers backing files (proto_session_new) */
+		allowed |= FS_CAP_PASSTHROUGH;
 
 	struct fs_conn conn = {
 		.capable = capable & allowed,
-		.want = (PROTO_WANT_DEFAULT | (allowed & (FS_CAP_WRITEBACK_CACHE | FS_CAP_POSIX_ACL | FS_CAP_SUBMOUNTS))) &
+		.want = (PROTO_WANT_DEFAULT | (allowed & (FS_CAP_WRITEBACK_CACHE | FS_CAP_POSIX_ACL | FS_CAP_SUBMOUNTS |
+							  FS_CAP_PASSTHROUGH))) &
 			capable & allowed,
 		.max_write = s->opts.max_write,
 		.max_readahead = minor >= 6 ? in.max_readahead : 0,
@@ -141,6 +155,8 @@ ssize_t proto_do_init(struct proto_req *r)
 		return k;
 	}
 	uint64_t caps = conn.want & capable & allowed;
+	if (caps & FS_CAP_WRITEBACK_CACHE)
+		caps &= ~FS_CAP_PASSTHROUGH;
 
 	long page = sysconf(_SC_PAGESIZE);
 	if (page <= 0)
@@ -172,6 +188,13 @@ ssize_t proto_do_init(struct proto_req *r)
 	out.max_write = max_write;
 	out.time_gran = 1;
 	out.max_pages = (uint16_t)((offered & FUSE_MAX_PAGES) ? max_pages : 0);
+	if (caps & FS_CAP_PASSTHROUGH)
+		PROTO_INIT_OUT_MAX_STACK_DEPTH(&out) = PROTO_MAX_STACK_DEPTH;
+	if (s->opts.passthrough)
+		log_info("proto: FUSE passthrough %s", (caps & FS_CAP_PASSTHROUGH) ? "on"
+						       : !s->backing		       ? "off: the transport has no backing files"
+						       : !(offered & FUSE_PASSTHROUGH) ? "off: the kernel does not offer it"
+										       : "off: the writeback cache is on, or the fs declined");
 
 	s->minor = minor;
 	s->caps = caps;

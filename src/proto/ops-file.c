@@ -3,10 +3,14 @@
  * File requests: OPEN, CREATE, TMPFILE, READ, WRITE, FLUSH, RELEASE, FSYNC, FALLOCATE, LSEEK, COPY_FILE_RANGE.
  * READ hands the fs the reply room itself as iovecs, so the data is read straight into what the transport
  * sends (one copy, by the kernel). WRITE hands the fs the request's own iovecs: the payload is read once.
+ * With kernel passthrough (backing.h) OPEN/CREATE/TMPFILE replies may name a backing file; READ and WRITE of
+ * such opens never come here.
  */
 #include <limits.h>
 #include <string.h>
 
+#include "proto/backing.h"
+#include "proto/fuse-compat.h"
 #include "proto/session.h"
 #include "proto/wire.h"
 #include "util/log.h"
@@ -35,9 +39,20 @@ static bool wants_kill(const struct proto_req *r, uint32_t flags, uint32_t open_
 	return r->s->killpriv_v2 && (open_flags & FUSE_OPEN_KILL_SUIDGID) && (flags & O_TRUNC);
 }
 
-static void put_open(struct proto_req *r, size_t off, const struct fs_open *o)
+/*
+ * The open reply. With a backing id the client does read/write/splice/mmap on the backing file itself; it
+ * accepts only FOPEN_DIRECT_IO, FOPEN_PARALLEL_DIRECT_WRITES and FOPEN_NOFLUSH besides FOPEN_PASSTHROUGH
+ * (FOPEN_PASSTHROUGH_MASK) and fails the open with EIO otherwise. Of those we keep only NOFLUSH: KEEP_CACHE
+ * and DIRECT_IO are about the client's page cache, which passthrough does not use (the host's page cache is
+ * the only cache, also the most coherent one).
+ */
+static void put_open(struct proto_req *r, size_t off, const struct fs_open *o, int backing_id)
 {
-	struct fuse_open_out oo = { .fh = o->fh, .open_flags = proto_fopen_flags(o->flags) };
+	struct proto_open_out oo = { .fh = o->fh, .open_flags = proto_fopen_flags(o->flags) };
+	if (backing_id > 0) {
+		oo.open_flags = (oo.open_flags & FOPEN_NOFLUSH) | FOPEN_PASSTHROUGH;
+		oo.backing_id = backing_id;
+	}
 	reply_put(r, off, &oo, sizeof(oo));
 }
 
@@ -60,7 +75,13 @@ ssize_t op_open(struct proto_req *r)
 			return k;
 		}
 	}
-	put_open(r, 0, &o);
+	/* last: nothing fails after it, so a counted open is always replied (and later RELEASEd) */
+	int id = proto_backing_open(r->s, r->h.nodeid, o.backing_fd);
+	if (id < 0) {
+		FS_CALL_VOID(r->s->fs, release, &r->ctx, r->h.nodeid, o.fh, flags, 0, false);
+		return id;
+	}
+	put_open(r, 0, &o, id);
 	return reply_len(sizeof(struct fuse_open_out));
 }
 
@@ -82,9 +103,15 @@ static ssize_t reply_created(struct proto_req *r, int k, const struct fs_entry *
 			return c;
 		}
 	}
+	int id = proto_backing_open(r->s, e->ino, o->backing_fd);
+	if (id < 0) {
+		FS_CALL_VOID(r->s->fs, release, &r->ctx, e->ino, o->fh, flags, 0, false);
+		FS_CALL_VOID(r->s->fs, forget, e->ino, 1);
+		return id;
+	}
 	size_t n = proto_entry_out_size(r->s);
 	reply_entry(r, 0, e);
-	put_open(r, n, o);
+	put_open(r, n, o, id);
 	return reply_len(n + sizeof(struct fuse_open_out));
 }
 
@@ -226,6 +253,8 @@ ssize_t op_release(struct proto_req *r)
 		return -EINVAL;
 	FS_CALL_VOID(r->s->fs, release, &r->ctx, r->h.nodeid, in.fh, (int)in.flags, in.lock_owner,
 		     (in.release_flags & FUSE_RELEASE_FLOCK_UNLOCK) != 0);
+	/* after the fs: the backing id may hold the released fh's host file, the kernel its own reference */
+	proto_backing_release(r->s, r->h.nodeid);
 	return reply_len(0);
 }
 

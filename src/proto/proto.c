@@ -7,6 +7,7 @@
  * wait until every other request has left the fs before it calls fs->destroy (a hostile virtio guest may send
  * DESTROY while other requests run; the kernel does not).
  */
+#include "proto/backing.h"
 #include "proto/session.h"
 #include "proto/wire.h"
 
@@ -108,6 +109,13 @@ int proto_session_new(struct fs *fs, const struct proto_opts *opts, const struct
 	atomic_init(&s->state, PS_NEW);
 	atomic_init(&s->inflight, 0);
 	s->max_write = s->opts.max_write;
+	if (s->opts.passthrough && s->t.backing_open && s->t.backing_close && !s->opts.virtio) {
+		int r = proto_backing_new(&s->backing);
+		if (r < 0) {
+			free(s);
+			return r;
+		}
+	}
 	proto_block_init(s);
 	proto_notifier_init(s);
 	*ret = s;
@@ -122,6 +130,7 @@ void proto_session_free(struct proto_session *s)
 	int st = atomic_load(&s->state);
 	if ((st == PS_READY || st == PS_DESTROYING) && s->fs->ops->destroy)
 		s->fs->ops->destroy(s->fs);
+	proto_backing_free(s, s->backing);
 	proto_block_fini(s);
 	if (!s->opts.borrow_fs)
 		fs_free(s->fs);

@@ -23,6 +23,8 @@ struct proto_opts {
 	bool writeback;           /* grant the writeback cache if the client offers it (and the fs keeps it) */
 	bool posix_acl;           /* grant POSIX ACLs if offered */
 	bool announce_submounts;  /* grant FUSE_SUBMOUNTS if offered (virtio-fs; /dev/fuse never offers it) */
+	bool passthrough;         /* grant FUSE_PASSTHROUGH if offered, the transport has backing files and the
+				   * writeback cache is not granted (the client cannot do both) */
 	bool virtio;              /* the transport is virtio-fs: no notifications, INIT arrives first too */
 	bool borrow_fs;           /* the session does not own fs (vhost-user: one fs, a session per connection) */
 };
@@ -31,10 +33,15 @@ struct proto_opts {
 #define PROTO_DEFAULT_MAX_WRITE (1u << 20)
 #define PROTO_MAX_MAX_WRITE (1u << 20)
 
-/* How the protocol layer reaches back into the transport (notifications to the client). */
+/* How the protocol layer reaches back into the transport (notifications, backing files). */
 struct proto_transport {
 	/* Send an unsolicited message (unique == 0) to the client; 0 or -errno. NULL: cannot notify. */
 	int (*send_notify)(void *data, const struct iovec *iov, int cnt);
+	/* Kernel FUSE passthrough (both or neither; NULL: the transport has no backing files, e.g. virtio-fs).
+	 * backing_open registers host fd fd (borrowed: the kernel takes its own reference) as a backing file and
+	 * returns its id (> 0) or -errno (EPERM: not allowed at all); backing_close drops an id. Thread-safe. */
+	int (*backing_open)(void *data, int fd);
+	int (*backing_close)(void *data, int id);
 	void *data;
 };
 

@@ -56,6 +56,8 @@ struct proto_session {
 	bool dont_mask;
 	bool killpriv_v2;
 
+	struct proto_backing *backing; /* passthrough backing ids per node (backing.h); NULL unless asked for */
+
 	struct proto_block_slot block[PROTO_BLOCK_SLOTS];
 	pthread_mutex_t early_lock;
 	uint64_t early_intr[PROTO_EARLY_INTR];

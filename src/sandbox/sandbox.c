@@ -130,7 +130,7 @@ int sandbox_enter(const struct sandbox_opts *o)
 	/* Nothing gained through execve from here on (set-uid files, file capabilities), whatever the mode. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	if ((r = sb_caps_drop(sb_caps_wanted(o->keep_chown, !o->no_file_handles))) < 0) {
+	if ((r = sb_caps_drop(sb_caps_wanted(o->keep_chown, !o->no_file_handles, o->keep_sys_admin))) < 0) {
 		log_debug("sandbox: capabilities: %d", r);
 		return r;
 	}

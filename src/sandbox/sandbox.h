@@ -32,6 +32,9 @@ struct sandbox_opts {
 	 * open_by_handle_at. With that capability, open_by_handle_at ignores the bind mount a share is confined
 	 * to and opens any inode of the share's file system (ext4's root directory has a well-known handle). */
 	bool no_file_handles;
+	/* Keep CAP_SYS_ADMIN (`serve --passthrough`: FUSE_DEV_IOC_BACKING_OPEN needs it). Only the capability:
+	 * the seccomp filter still refuses mount, unshare and the other syscalls it would open up. */
+	bool keep_sys_admin;
 	/* Runs in the supervisor (outside the sandbox) after the confined server exited, e.g. to unmount the
 	 * /dev/fuse mount point. May be NULL. When set, chroot and none modes fork a supervisor too (in the
 	 * caller's pid namespace): the confined server can no longer unmount anything itself. */

@@ -13,13 +13,15 @@
 #include "util/log.h"
 #include "util/macros.h"
 
-uint64_t sb_caps_wanted(bool keep_chown, bool file_handles)
+uint64_t sb_caps_wanted(bool keep_chown, bool file_handles, bool sys_admin)
 {
 	uint64_t m = (1ull << CAP_SETUID) | (1ull << CAP_SETGID);
 	m |= file_handles ? 1ull << CAP_DAC_READ_SEARCH : 1ull << CAP_DAC_OVERRIDE;
 	if (keep_chown)
 		m |= (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_CHOWN) | (1ull << CAP_FOWNER) | (1ull << CAP_FSETID) |
 		     (1ull << CAP_MKNOD) | (1ull << CAP_SETFCAP);
+	if (sys_admin)
+		m |= 1ull << CAP_SYS_ADMIN;
 	return m;
 }
 

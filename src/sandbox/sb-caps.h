@@ -13,8 +13,10 @@
  * keep_chown (a writable share) adds CAP_DAC_OVERRIDE (write what root may write), CAP_CHOWN, CAP_FOWNER,
  * CAP_FSETID, CAP_MKNOD and CAP_SETFCAP. A read-only share's CAP_DAC_OVERRIDE writes nothing: its mounts in the
  * sandbox are read-only (sb-root.h).
+ * sys_admin (`serve --passthrough`) adds CAP_SYS_ADMIN: the kernel checks it at each FUSE passthrough backing
+ * file registration. The seccomp allowlist still refuses mount, unshare, setns, pivot_root and the rest.
  */
-uint64_t sb_caps_wanted(bool keep_chown, bool file_handles);
+uint64_t sb_caps_wanted(bool keep_chown, bool file_handles, bool sys_admin);
 
 /*
  * Keep only `keep` in the permitted and effective sets, clear the inheritable set and the ambient set, and drop

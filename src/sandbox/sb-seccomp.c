@@ -19,6 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "proto/fuse-compat.h"
 #include "util/log.h"
 #include "util/macros.h"
 
@@ -78,11 +79,7 @@ static const struct {
 	{ "removexattrat", 466 },
 };
 
-/* FUSE passthrough (kernel 6.9 uapi; Debian 12's headers predate it): struct fuse_backing_map is 16 bytes */
-#ifndef FUSE_DEV_IOC_BACKING_OPEN
-#define FUSE_DEV_IOC_BACKING_OPEN _IOC(_IOC_WRITE, FUSE_DEV_IOC_MAGIC, 1, 16)
-#define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
-#endif
+/* FUSE passthrough's ioctls (kernel 6.9 uapi; Debian 12's headers predate it): proto/fuse-compat.h */
 
 /* ioctl requests the server makes: FUSE passthrough backing files, /dev/fuse clone for worker threads, inode
  * flags (chattr through FUSE_IOCTL) and isatty() from stdio. */

@@ -12,6 +12,7 @@
  *  - DESTROY (fuseblk, or a client that sends it): proto_session_done() becomes true; readers stop.
  */
 #include "transport/devfuse.h"
+#include "transport/devfuse-backing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -263,9 +264,27 @@ static int send_notify(void *data, const struct iovec *iov, int cnt)
 	return n < 0 ? -errno : 0;
 }
 
+/* Backing files belong to the connection: any of its fds would do, the session fd is the one that stays. */
+static int backing_open(void *data, int fd)
+{
+	struct devfuse *d = data;
+	return devfuse_backing_open(d->fd, fd);
+}
+
+static int backing_close(void *data, int id)
+{
+	struct devfuse *d = data;
+	return devfuse_backing_close(d->fd, id);
+}
+
 void devfuse_transport(struct devfuse *d, struct proto_transport *ret)
 {
-	*ret = (struct proto_transport){ .send_notify = send_notify, .data = d };
+	*ret = (struct proto_transport){
+		.send_notify = send_notify,
+		.backing_open = backing_open,
+		.backing_close = backing_close,
+		.data = d,
+	};
 }
 
 static void reader_done(struct devfuse *d, int err)

@@ -42,7 +42,8 @@ struct devfuse;
  * cannot clone). Opens /dev/fuse: call before the sandbox. */
 int devfuse_new(int fuse_fd, unsigned threads, struct devfuse **ret);
 void devfuse_free(struct devfuse *d);
-/* The notification path for proto_session_new (writes to the session fd). */
+/* The hooks for proto_session_new: notifications (writes to the session fd) and passthrough backing files
+ * (devfuse-backing.h). */
 void devfuse_transport(struct devfuse *d, struct proto_transport *ret);
 
 /*

@@ -96,6 +96,18 @@ static inline pid_t sys_gettid(void)
 	return (pid_t)syscall(SYS_gettid);
 }
 
+/* The calling thread's capabilities only (glibc has no wrapper; libcap's may act on every thread). hdr->pid 0. */
+struct __user_cap_header_struct;
+struct __user_cap_data_struct;
+static inline int sys_capget(struct __user_cap_header_struct *hdr, struct __user_cap_data_struct *data)
+{
+	return (int)SYS_RET(syscall(SYS_capget, hdr, data));
+}
+static inline int sys_capset(struct __user_cap_header_struct *hdr, const struct __user_cap_data_struct *data)
+{
+	return (int)SYS_RET(syscall(SYS_capset, hdr, data));
+}
+
 /* The *xattrat family (Linux 6.13): xattrs of the inode a path names, with AT_* flags. Used through a procfs
  * "self/fd/N" magic link, which reaches the exact inode an O_PATH fd holds (a symlink included). */
 #ifndef __NR_setxattrat

@@ -65,16 +65,19 @@ static void test_caps(void)
 	const uint64_t owner = (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_CHOWN) | (1ull << CAP_FOWNER) |
 			       (1ull << CAP_FSETID) | (1ull << CAP_MKNOD) | (1ull << CAP_SETFCAP);
 	/* read-only: one way to read everything; CAP_DAC_READ_SEARCH only for open_by_handle_at */
-	CHECK(sb_caps_wanted(false, true) == (ids | (1ull << CAP_DAC_READ_SEARCH)));
-	CHECK(sb_caps_wanted(false, false) == (ids | (1ull << CAP_DAC_OVERRIDE)));
-	CHECK(sb_caps_wanted(true, true) == (ids | owner | (1ull << CAP_DAC_READ_SEARCH)));
-	CHECK(sb_caps_wanted(true, false) == (ids | owner));
-	uint64_t rw = sb_caps_wanted(true, true);
+	CHECK(sb_caps_wanted(false, true, false) == (ids | (1ull << CAP_DAC_READ_SEARCH)));
+	CHECK(sb_caps_wanted(false, false, false) == (ids | (1ull << CAP_DAC_OVERRIDE)));
+	CHECK(sb_caps_wanted(true, true, false) == (ids | owner | (1ull << CAP_DAC_READ_SEARCH)));
+	CHECK(sb_caps_wanted(true, false, false) == (ids | owner));
+	uint64_t rw = sb_caps_wanted(true, true, false);
 	/* never: what would undo the sandbox */
 	static const int never[] = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_PTRACE, CAP_SETPCAP, CAP_SYS_MODULE,
 				     CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_RESOURCE, CAP_KILL, CAP_LINUX_IMMUTABLE };
 	for (size_t i = 0; i < ARRAY_SIZE(never); i++)
 		CHECK(!(rw & (1ull << never[i])));
+	/* --passthrough: CAP_SYS_ADMIN and nothing else on top */
+	CHECK(sb_caps_wanted(true, true, true) == (rw | (1ull << CAP_SYS_ADMIN)));
+	CHECK(sb_caps_wanted(false, false, true) == (ids | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_SYS_ADMIN)));
 }
 
 static bool allowed(const char *name)
