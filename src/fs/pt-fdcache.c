@@ -63,12 +63,20 @@ static void warn_emfile(struct pt *pt)
 			 pt->max_fds);
 }
 
-/* Under fd_mu: make room (closing the fds of the least recently used idle inodes) and count one more. */
+/*
+ * Under fd_mu: make room (closing the fds of the least recently used idle inodes) and count one more. A victim's
+ * file handle is taken here, while its fd still pins the inode (most inodes are never evicted, so most never
+ * pay for one); one without a handle keeps its fd for good.
+ */
 static int reserve_locked(struct pt *pt)
 {
 	while (atomic_load(&pt->nfds) >= pt->max_fds && pt->lru_head) {
 		struct pt_inode *victim = pt->lru_head;
 		pt_lru_unlink(pt, victim);
+		if (pt_inode_take_handle(pt, victim) < 0) {
+			victim->pinned = true;
+			continue;
+		}
 		if (victim->fd >= 0) { /* always: only inodes with an fd enter the list */
 			close(victim->fd);
 			victim->fd = -1;
@@ -106,7 +114,7 @@ void pt_fd_unreserve(struct pt *pt)
 
 int pt_inode_fd(struct pt *pt, struct pt_inode *inode, int *ret_fd)
 {
-	if (!pt->use_handles || !inode->handle) { /* constant for the inode's life */
+	if (!inode->evictable) { /* constant for the inode's life */
 		*ret_fd = inode->fd;
 		return 0;
 	}
@@ -118,7 +126,8 @@ int pt_inode_fd(struct pt *pt, struct pt_inode *inode, int *ret_fd)
 			warn_emfile(pt);
 			return r;
 		}
-		int nfd = open_by_handle_at(inode->mount_fd, inode->handle, O_PATH | O_CLOEXEC);
+		/* the fd was evicted, so the handle was taken (and never changes) */
+		int nfd = open_by_handle_at(inode->mount_fd, pt_inode_handle(inode), O_PATH | O_CLOEXEC);
 		r = nfd < 0 ? -errno : 0;
 		pthread_mutex_lock(&pt->fd_mu);
 		if (r < 0) {
@@ -143,10 +152,10 @@ int pt_inode_fd(struct pt *pt, struct pt_inode *inode, int *ret_fd)
 
 void pt_inode_fd_put(struct pt *pt, struct pt_inode *inode)
 {
-	if (!pt->use_handles || !inode->handle)
+	if (!inode->evictable)
 		return;
 	pthread_mutex_lock(&pt->fd_mu);
-	if (--inode->users == 0 && inode->fd >= 0)
+	if (--inode->users == 0 && inode->fd >= 0 && !inode->pinned)
 		pt_lru_append(pt, inode);
 	pthread_mutex_unlock(&pt->fd_mu);
 }

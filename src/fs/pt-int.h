@@ -43,13 +43,18 @@ struct pt_inode {
 	struct pt_inode *next_id, *next_key;
 	atomic_uint refs; /* one for the table while nlookup > 0, one per op in flight */
 
-	/* handles=never: fd is set once and never changes. Otherwise under pt->fd_mu. */
+	/* !evictable: fd is set once and never changes. Otherwise under pt->fd_mu. */
 	int fd;
+	bool evictable; /* set at creation: fd may be closed when idle (file handles), so it is under fd_mu */
+	bool pinned;    /* evictable, but no handle could be taken at eviction: the fd stays for good */
 	unsigned users; /* ops using fd now: not evictable */
 	bool in_lru;
 	struct pt_inode *lru_prev, *lru_next;
-	struct file_handle *handle; /* NULL: fd is pinned for the inode's life */
-	int mount_fd;               /* for open_by_handle_at (owned by the mount table) */
+	/* The host file handle: taken at creation (handles=mandatory, export support) or, lazily, when the fd is
+	 * first evicted (an open fd pins its inode, so the handle names the node's own inode either way). Set
+	 * once, never changed nor freed while the node lives: read it with pt_inode_handle(). */
+	_Atomic(struct file_handle *) handle;
+	int mount_fd; /* for open_by_handle_at (owned by the mount table); set at creation */
 
 	/* POSIX record locks: one open file description per lock owner (pt-lock.c) */
 	pthread_mutex_t lock_mu;
@@ -150,6 +155,16 @@ void pt_inode_unkey(struct pt *pt, struct pt_inode *n);
 /* Is n's fd open now? (false: it would be reopened by handle) */
 bool pt_inode_fd_open(struct pt *pt, struct pt_inode *n);
 /*
+ * Does node n (found by the key of what name names in directory fd pfd, or of the O_PATH fd `fd` when name is
+ * NULL) name that host inode? Yes while n's fd is open (it pins n's inode, so the key cannot name another); a
+ * closed fd does not, the inode may have been deleted and its number reused: then the file handles decide.
+ */
+bool pt_inode_names(struct pt *pt, struct pt_inode *n, int pfd, const char *name);
+static inline struct file_handle *pt_inode_handle(const struct pt_inode *n)
+{
+	return atomic_load_explicit(&n->handle, memory_order_acquire);
+}
+/*
  * The client names a node it forgot, through a file handle it exported (LOOKUP of "." on that id): make the
  * node again, with the same id, from the host file handle kept when it was forgotten. -ESTALE if it is not
  * kept or the host inode is gone. +1 lookup and a reference; stx is a statx of it.
@@ -162,9 +177,11 @@ struct pt_inode *pt_inode_find(struct pt *pt, dev_t dev, ino_t ino, uint64_t mnt
 /*
  * Make (or find) the inode for fd, an O_PATH fd that the caller reserved with pt_fd_reserve() and hands over
  * (closed on failure, or when the inode was known already). stx: a statx of fd with STATX_MNT_ID.
- * Takes a lookup count and returns a reference.
+ * Takes a lookup count and returns a reference; *ret_new (may be NULL): a node was made.
  */
-int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret);
+int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret, bool *ret_new);
+/* Under fd_mu, n evictable with its fd open: take its file handle before the fd is closed (once). */
+int pt_inode_take_handle(struct pt *pt, struct pt_inode *n);
 int pt_inode_new_root(struct pt *pt, int fd);
 /* Is there a node for this key? (no count taken: a hint that may be stale at once) */
 bool pt_inode_known(struct pt *pt, dev_t dev, ino_t ino, uint64_t mnt_id);
