@@ -66,15 +66,6 @@ static int lookup_open(struct pt *pt, struct pt_inode *parent, int pfd, const ch
 	return entry_from_fd(pt, parent, fd, e, ret_new);
 }
 
-int pt_lookup_hint(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, uint64_t d_ino,
-		   struct fs_entry *e)
-{
-	/* getdents64's d_ino says whether the inode can be known: if not, go straight to the open */
-	if (!pt_inode_known(pt, parent->dev, (ino_t)d_ino, parent->mnt_id))
-		return lookup_open(pt, parent, pfd, name, e, NULL);
-	return pt_lookup_at(pt, parent, pfd, name, e);
-}
-
 /*
  * A lookup either finds a known inode (the client revalidating a name whose entry timed out: one statx by name
  * is all it takes) or a new one (an open and a statx of what was opened; trying the statx by name first would
@@ -83,29 +74,23 @@ int pt_lookup_hint(struct pt *pt, struct pt_inode *parent, int pfd, const char *
  * misses again and again, a warm one hits. A wrong guess costs one syscall more than the right one.
  */
 #define MISS_MAX 3
-static _Thread_local unsigned lookup_misses; /* saturating: 0..MISS_MAX, at 2 or more open first */
+#define MISS_OPEN_FIRST 2
+static _Thread_local unsigned lookup_misses; /* saturating: 0..MISS_MAX, at MISS_OPEN_FIRST or more open first */
 
-static void lookup_learn(bool miss)
+static void lookup_learn(bool learn, bool miss)
 {
+	if (!learn)
+		return;
 	if (miss && lookup_misses < MISS_MAX)
 		lookup_misses++;
 	else if (!miss && lookup_misses > 0)
 		lookup_misses--;
 }
 
-int pt_lookup_at(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e)
+/* statx by name first: one syscall when the inode is known; learn: train the guess with the outcome */
+static int lookup_stat(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e,
+		       bool learn)
 {
-	bool created = false;
-	int r;
-	if (lookup_misses >= 2) {
-		r = lookup_open(pt, parent, pfd, name, e, &created);
-		if (r == 0)
-			lookup_learn(created);
-		if (r != -EMFILE)
-			return r;
-		/* at the fd ceiling a known inode is still found without an fd: a guess must not make it fail */
-		lookup_misses = 0;
-	}
 	struct statx stx;
 	if (statx(pfd, name, AT_SYMLINK_NOFOLLOW, STATX_WANT, &stx) < 0)
 		return -errno;
@@ -118,15 +103,41 @@ int pt_lookup_at(struct pt *pt, struct pt_inode *parent, int pfd, const char *na
 		n = NULL;
 	}
 	if (n) {
-		lookup_learn(false);
+		lookup_learn(learn, false);
 		pt_fill_entry(pt, n, &stx, attr_flags_of(pt, parent, n), e);
 		pt_inode_put(pt, n);
 		return 0;
 	}
-	r = lookup_open(pt, parent, pfd, name, e, &created);
+	bool created = false;
+	int r = lookup_open(pt, parent, pfd, name, e, &created);
 	if (r == 0)
-		lookup_learn(created);
+		lookup_learn(learn, created);
 	return r;
+}
+
+int pt_lookup_hint(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, uint64_t d_ino,
+		   struct fs_entry *e)
+{
+	/* getdents64's d_ino says whether the inode can be known, better than the guess (and a listing does not
+	 * train it: the client looks up few of the names it listed with readdirplus) */
+	if (!pt_inode_known(pt, parent->dev, (ino_t)d_ino, parent->mnt_id))
+		return lookup_open(pt, parent, pfd, name, e, NULL);
+	return lookup_stat(pt, parent, pfd, name, e, false);
+}
+
+int pt_lookup_at(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e)
+{
+	if (lookup_misses >= MISS_OPEN_FIRST) {
+		bool created = false;
+		int r = lookup_open(pt, parent, pfd, name, e, &created);
+		if (r == 0)
+			lookup_learn(true, created);
+		if (r != -EMFILE)
+			return r;
+		/* at the fd ceiling a known inode is still found without an fd: a guess must not make it fail */
+		lookup_misses = 0;
+	}
+	return lookup_stat(pt, parent, pfd, name, e, true);
 }
 
 static int stat_self(struct pt *pt, struct pt_inode *n, int fd, struct fs_entry *e)
