@@ -213,9 +213,8 @@ static void inode_free(struct pt *pt, struct pt_inode *inode)
 {
 	if (inode->evictable) {
 		pthread_mutex_lock(&pt->fd_mu);
-		pt_lru_unlink(pt, inode);
-		int fd = inode->fd;
-		inode->fd = -1;
+		pt_clock_remove(pt, inode);
+		int fd = atomic_exchange(&inode->fd, -1);
 		pthread_mutex_unlock(&pt->fd_mu);
 		if (fd >= 0) {
 			close(fd);
@@ -343,12 +342,7 @@ void pt_inode_unkey(struct pt *pt, struct pt_inode *n)
 
 bool pt_inode_fd_open(struct pt *pt, struct pt_inode *n)
 {
-	if (!n->evictable)
-		return true;
-	pthread_mutex_lock(&pt->fd_mu);
-	bool open = n->fd >= 0;
-	pthread_mutex_unlock(&pt->fd_mu);
-	return open;
+	return !n->evictable || atomic_load(&n->fd) >= 0;
 }
 
 /* Forward: a ghost needs the node's file handle, which a node whose fd was never evicted has not taken yet. */
@@ -707,11 +701,11 @@ int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode
 		}
 		break;
 	}
-	if (n->evictable) { /* idle until an op pins it */
+	if (n->evictable) { /* on the ring of fds that may be closed */
 		pthread_mutex_lock(&pt->fd_mu);
-		/* others may have found, used, released and even evicted it since it was linked */
-		if (n->users == 0 && n->fd >= 0 && !n->pinned)
-			pt_lru_append(pt, n);
+		/* others may have found and used it since it was linked, never evicted it: it was not on the ring */
+		if (n->fd >= 0)
+			pt_clock_insert(pt, n);
 		pthread_mutex_unlock(&pt->fd_mu);
 	}
 	if (ret_new)
@@ -781,8 +775,8 @@ int pt_inode_resurrect(struct pt *pt, uint64_t id, struct statx *stx, struct pt_
 	pthread_mutex_unlock(&s->mu);
 	if (n->evictable) {
 		pthread_mutex_lock(&pt->fd_mu);
-		if (n->users == 0 && n->fd >= 0 && !n->pinned)
-			pt_lru_append(pt, n);
+		if (n->fd >= 0)
+			pt_clock_insert(pt, n);
 		pthread_mutex_unlock(&pt->fd_mu);
 	}
 	*ret = n;

@@ -12,7 +12,7 @@
  */
 #include "pt-test.h"
 
-#define NFILLER 40 /* lookups that push the node's fd out of an LRU of max_fds */
+#define NFILLER 40 /* lookups that push the node's fd out of a ring of max_fds */
 #define MAX_FDS 16
 #define TRIES 64
 
@@ -23,7 +23,8 @@ static bool reused_once;
 
 static uint64_t filler[NFILLER];
 
-/* Push every idle fd out of the LRU: touch more nodes than max_fds (each reopen by handle evicts the oldest). */
+/* Push every idle fd out: touch more nodes than max_fds (each reopen by handle evicts one the CLOCK hand finds
+ * unused since its last turn). */
 static void evict(void)
 {
 	char name[32];
@@ -61,7 +62,7 @@ static ino_t dead_node(uint64_t *ret_id)
 	struct fs_entry e;
 	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "victim", &e));
 	evict();
-	CHECK(fd_evicted(e.ino), "the victim's fd stayed open (LRU of %d)", MAX_FDS);
+	CHECK(fd_evicted(e.ino), "the victim's fd stayed open (max_fds %d)", MAX_FDS);
 	CHECK(unlinkat(sfd, "victim", 0) == 0, "unlink victim: %m");
 	*ret_id = e.ino;
 	return st.st_ino;
@@ -87,7 +88,7 @@ static void test_lazy_handle(void)
 	struct pt_inode *n = node_of(e.ino);
 	CHECK(!pt_inode_handle(n), "a lookup took a file handle");
 	evict();
-	CHECK(fd_evicted(e.ino), "the node's fd stayed open (LRU of %d)", MAX_FDS);
+	CHECK(fd_evicted(e.ino), "the node's fd stayed open (max_fds %d)", MAX_FDS);
 	CHECK(pt_inode_handle(n), "evicted without a file handle");
 	OK(FS_CALL(fs, getattr, &root_ctx, e.ino, 0, false, &st, &t));
 	CHECK(st.st_size == 9 && st.st_ino == e.attr.st_ino, "reopened by handle: size %lld", (long long)st.st_size);
