@@ -553,8 +553,8 @@ static struct file_handle *handle_dup(const struct file_handle *h)
  * Make n evictable when file handles are in use: its fd may then be closed when idle and reopened by handle.
  * The handle itself is taken now only with handles=mandatory (a file without one is refused). Otherwise it is
  * taken when the fd is first evicted (pt_inode_take_handle), which most inodes never are, or, with export
- * support, when the node is forgotten (its ghost holds it): a lookup costs no name_to_handle_at. -errno only when handles are mandatory; otherwise a node without a mount fd (or handle)
- * keeps its fd for its life.
+ * support, when the node is forgotten (its ghost holds it): a lookup costs no name_to_handle_at. -errno only
+ * when handles are mandatory; otherwise a node without a mount fd (or handle) keeps its fd for its life.
  */
 static int inode_prepare_handle(struct pt *pt, struct pt_inode *n)
 {
