@@ -161,9 +161,10 @@ void pt_inode_unkey(struct pt *pt, struct pt_inode *n);
 /* Is n's fd open now? (false: it would be reopened by handle) */
 bool pt_inode_fd_open(struct pt *pt, struct pt_inode *n);
 /*
- * Does node n (found by the key of what name names in directory fd pfd, or of the O_PATH fd `fd` when name is
- * NULL) name that host inode? Yes while n's fd is open (it pins n's inode, so the key cannot name another); a
- * closed fd does not, the inode may have been deleted and its number reused: then the file handles decide.
+ * Does node n, found by the key of a host inode, name that inode? The inode is what name names in the directory
+ * pfd, or (name NULL) the one pfd itself is an O_PATH fd of. Yes while n's fd is open (it pins n's inode, so the
+ * key cannot name another); a closed fd does not, the inode may have been deleted and its number reused: then
+ * the file handles decide.
  */
 bool pt_inode_names(struct pt *pt, struct pt_inode *n, int pfd, const char *name);
 static inline struct file_handle *pt_inode_handle(const struct pt_inode *n)
