@@ -24,7 +24,7 @@ static uint32_t attr_flags_of(struct pt *pt, const struct pt_inode *parent, cons
 	return pt->o.announce_submounts && n->mnt_id != parent->mnt_id ? FS_ATTR_SUBMOUNT : 0;
 }
 
-int pt_entry_from_fd(struct pt *pt, struct pt_inode *parent, int fd, struct fs_entry *e)
+static int entry_from_fd(struct pt *pt, struct pt_inode *parent, int fd, struct fs_entry *e, bool *ret_new)
 {
 	struct statx stx;
 	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_WANT, &stx) < 0) {
@@ -34,7 +34,7 @@ int pt_entry_from_fd(struct pt *pt, struct pt_inode *parent, int fd, struct fs_e
 		return r;
 	}
 	struct pt_inode *n;
-	int r = pt_inode_add(pt, fd, &stx, &n);
+	int r = pt_inode_add(pt, fd, &stx, &n, ret_new);
 	if (r < 0)
 		return r;
 	pt_fill_entry(pt, n, &stx, attr_flags_of(pt, parent, n), e);
@@ -42,26 +42,17 @@ int pt_entry_from_fd(struct pt *pt, struct pt_inode *parent, int fd, struct fs_e
 	return 0;
 }
 
-/*
- * A known node whose fd is closed does not pin its host inode: the inode may have been deleted and its number
- * given to a new file. The file handle tells (it carries the inode's generation): on a mismatch the old node
- * stops being found by key, and the name gets a new node.
- */
-static bool same_handle(int pfd, const char *name, const struct file_handle *h)
+int pt_entry_from_fd(struct pt *pt, struct pt_inode *parent, int fd, struct fs_entry *e)
 {
-	struct {
-		struct file_handle h;
-		unsigned char bytes[MAX_HANDLE_SZ];
-	} buf;
-	buf.h.handle_bytes = MAX_HANDLE_SZ;
-	int mnt_id;
-	if (name_to_handle_at(pfd, name, &buf.h, &mnt_id, 0) < 0)
-		return true; /* cannot tell: keep the node, its ops will say ESTALE if it is gone */
-	return buf.h.handle_type == h->handle_type && buf.h.handle_bytes == h->handle_bytes &&
-	       memcmp(buf.h.f_handle, h->f_handle, h->handle_bytes) == 0;
+	return entry_from_fd(pt, parent, fd, e, NULL);
 }
 
-static int lookup_new(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e)
+/*
+ * Open name and stat what was opened (the attrs must describe the inode we hold, not a name that may have been
+ * replaced in between): two syscalls for a new inode, three (the fd closed again) for a known one.
+ */
+static int lookup_open(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e,
+		       bool *ret_new)
 {
 	int r = pt_fd_reserve(pt);
 	if (r < 0)
@@ -72,42 +63,81 @@ static int lookup_new(struct pt *pt, struct pt_inode *parent, int pfd, const cha
 		pt_fd_unreserve(pt);
 		return r;
 	}
-	return pt_entry_from_fd(pt, parent, fd, e);
-}
-
-int pt_lookup_hint(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, uint64_t d_ino,
-		   struct fs_entry *e)
-{
-	/* getdents64's d_ino says whether the inode can be known: if not, go straight to the open */
-	if (!pt_inode_known(pt, parent->dev, (ino_t)d_ino, parent->mnt_id))
-		return lookup_new(pt, parent, pfd, name, e);
-	return pt_lookup_at(pt, parent, pfd, name, e);
+	return entry_from_fd(pt, parent, fd, e, ret_new);
 }
 
 /*
- * A known inode costs one statx by name (the common case: the client revalidating a cached name); a new one an
- * O_PATH open and a statx of what was opened (the attrs must describe the inode we hold, not a name that may
- * have been replaced in between).
+ * A lookup either finds a known inode (the client revalidating a name whose entry timed out: one statx by name
+ * is all it takes) or a new one (an open and a statx of what was opened; trying the statx by name first would
+ * be a third syscall). Which one comes next is guessed from the last few lookups of this thread, as a branch
+ * predictor does: a cold tree walk (stat or read of files the client never saw, rm -r after a drop of caches)
+ * misses again and again, a warm one hits. A wrong guess costs one syscall more than the right one.
  */
-int pt_lookup_at(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e)
+#define MISS_MAX 3
+#define MISS_OPEN_FIRST 2
+static _Thread_local unsigned lookup_misses; /* saturating: 0..MISS_MAX, at MISS_OPEN_FIRST or more open first */
+
+static void lookup_learn(bool learn, bool miss)
+{
+	if (!learn)
+		return;
+	if (miss && lookup_misses < MISS_MAX)
+		lookup_misses++;
+	else if (!miss && lookup_misses > 0)
+		lookup_misses--;
+}
+
+/* statx by name first: one syscall when the inode is known; learn: train the guess with the outcome */
+static int lookup_stat(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e,
+		       bool learn)
 {
 	struct statx stx;
 	if (statx(pfd, name, AT_SYMLINK_NOFOLLOW, STATX_WANT, &stx) < 0)
 		return -errno;
 	struct pt_inode *n =
 		pt_inode_find(pt, makedev(stx.stx_dev_major, stx.stx_dev_minor), (ino_t)stx.stx_ino, stx.stx_mnt_id);
-	if (n && n->handle && !pt_inode_fd_open(pt, n) && !same_handle(pfd, name, n->handle)) {
+	if (n && !pt_inode_names(pt, n, pfd, name)) {
 		pt_inode_unkey(pt, n);
 		pt_inode_forget(pt, n->id, 1); /* the count pt_inode_find took */
 		pt_inode_put(pt, n);
 		n = NULL;
 	}
 	if (n) {
+		lookup_learn(learn, false);
 		pt_fill_entry(pt, n, &stx, attr_flags_of(pt, parent, n), e);
 		pt_inode_put(pt, n);
 		return 0;
 	}
-	return lookup_new(pt, parent, pfd, name, e);
+	bool created = false;
+	int r = lookup_open(pt, parent, pfd, name, e, &created);
+	if (r == 0)
+		lookup_learn(learn, created);
+	return r;
+}
+
+int pt_lookup_hint(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, uint64_t d_ino,
+		   struct fs_entry *e)
+{
+	/* getdents64's d_ino says whether the inode can be known, better than the guess (and a listing does not
+	 * train it: the client looks up few of the names it listed with readdirplus) */
+	if (!pt_inode_known(pt, parent->dev, (ino_t)d_ino, parent->mnt_id))
+		return lookup_open(pt, parent, pfd, name, e, NULL);
+	return lookup_stat(pt, parent, pfd, name, e, false);
+}
+
+int pt_lookup_at(struct pt *pt, struct pt_inode *parent, int pfd, const char *name, struct fs_entry *e)
+{
+	if (lookup_misses >= MISS_OPEN_FIRST) {
+		bool created = false;
+		int r = lookup_open(pt, parent, pfd, name, e, &created);
+		if (r == 0)
+			lookup_learn(true, created);
+		if (r != -EMFILE)
+			return r;
+		/* at the fd ceiling a known inode is still found without an fd: a guess must not make it fail */
+		lookup_misses = 0;
+	}
+	return lookup_stat(pt, parent, pfd, name, e, true);
 }
 
 static int stat_self(struct pt *pt, struct pt_inode *n, int fd, struct fs_entry *e)
@@ -170,7 +200,7 @@ static int lookup_dotdot(struct pt *pt, struct pt_inode *parent, int pfd, struct
 		return -errno;
 	struct pt_inode *n =
 		pt_inode_find(pt, makedev(stx.stx_dev_major, stx.stx_dev_minor), (ino_t)stx.stx_ino, stx.stx_mnt_id);
-	if (n && n->handle && !pt_inode_fd_open(pt, n) && !same_handle(pfd, "..", n->handle)) {
+	if (n && !pt_inode_names(pt, n, pfd, "..")) {
 		pt_inode_unkey(pt, n); /* a dead directory whose number the parent reuses (see pt_lookup_at) */
 		pt_inode_forget(pt, n->id, 1);
 		pt_inode_put(pt, n);
@@ -303,8 +333,8 @@ static int make_entry(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent_i
 		r = r < 0 ? -errno : 0;
 	}
 	pt_cred_leave(&cred);
-	if (r == 0)
-		r = pt_lookup_at(pt, parent, pfd, name, ret);
+	if (r == 0) /* a new inode (unless the name was replaced already): no statx by name first */
+		r = lookup_open(pt, parent, pfd, name, ret, NULL);
 	parent_end(pt, parent);
 	return r;
 }

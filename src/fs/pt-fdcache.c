@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The passthrough fd cache: the ceiling on inode fds (--max-fds), the LRU of idle inodes whose fds may be closed
- * when a file handle can reopen them (--inode-file-handles), the reopen itself, and the table of one readable fd
+ * The passthrough fd cache: the ceiling on inode fds (--max-fds), the choice of idle inode fds to close when a
+ * file handle can reopen them (--inode-file-handles), the reopen itself, and the table of one readable fd
  * per host mount that open_by_handle_at and syncfs need (they refuse O_PATH fds).
  *
- * With handles=never an inode's fd is fixed for its life and nothing here takes a lock on the I/O path. With
- * handles, fd/users/lru of every inode are under pt->fd_mu: short critical sections, the open_by_handle_at
- * itself runs outside it.
+ * With handles=never an inode's fd is fixed for its life and nothing here takes a lock. With handles, an op
+ * pins an open fd without a lock (users, then fd: see pt_inode_fd), and idle fds are chosen for closing by
+ * CLOCK, the second-chance approximation of LRU: an op only sets its node's `used` bit, where an LRU list would
+ * take a global lock twice per request to move the node. fd_mu covers changes of fds and the ring; the
+ * open_by_handle_at itself runs outside it.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,34 +18,40 @@
 #include "util/log.h"
 #include "util/macros.h"
 
-void pt_lru_unlink(struct pt *pt, struct pt_inode *n)
+void pt_clock_remove(struct pt *pt, struct pt_inode *n)
 {
-	if (!n->in_lru)
+	if (!n->in_clock)
 		return;
-	if (n->lru_prev)
-		n->lru_prev->lru_next = n->lru_next;
-	else
-		pt->lru_head = n->lru_next;
-	if (n->lru_next)
-		n->lru_next->lru_prev = n->lru_prev;
-	else
-		pt->lru_tail = n->lru_prev;
-	n->lru_prev = n->lru_next = NULL;
-	n->in_lru = false;
+	if (n->clock_next == n) {
+		pt->clock_hand = NULL;
+	} else {
+		n->clock_prev->clock_next = n->clock_next;
+		n->clock_next->clock_prev = n->clock_prev;
+		if (pt->clock_hand == n)
+			pt->clock_hand = n->clock_next;
+	}
+	n->clock_prev = n->clock_next = NULL;
+	n->in_clock = false;
 }
 
-void pt_lru_append(struct pt *pt, struct pt_inode *n)
+/* Just behind the hand, marked used: the hand reaches it last and gives it its second chance, so the order of
+ * evictions follows the order of first use, as an LRU's would for nodes used once. */
+void pt_clock_insert(struct pt *pt, struct pt_inode *n)
 {
-	if (n->in_lru)
+	if (n->in_clock || n->pinned)
 		return;
-	n->lru_prev = pt->lru_tail;
-	n->lru_next = NULL;
-	if (pt->lru_tail)
-		pt->lru_tail->lru_next = n;
-	else
-		pt->lru_head = n;
-	pt->lru_tail = n;
-	n->in_lru = true;
+	atomic_store_explicit(&n->used, true, memory_order_relaxed);
+	struct pt_inode *h = pt->clock_hand;
+	if (!h) {
+		n->clock_prev = n->clock_next = n;
+		pt->clock_hand = n;
+	} else {
+		n->clock_next = h;
+		n->clock_prev = h->clock_prev;
+		h->clock_prev->clock_next = n;
+		h->clock_prev = n;
+	}
+	n->in_clock = true;
 }
 
 /* ---- the fd ceiling ---- */
@@ -63,17 +71,43 @@ static void warn_emfile(struct pt *pt)
 			 pt->max_fds);
 }
 
-/* Under fd_mu: make room (closing the fds of the least recently used idle inodes) and count one more. */
+/*
+ * Under fd_mu, victim on the ring and idle: close its fd unless an op pinned it meanwhile. The op counts itself
+ * in users before it reads fd, and we set fd to -1 before we read users (both sequentially consistent): either
+ * we see its count and put the fd back, or it sees -1 and waits for fd_mu in the slow path. The file handle is
+ * taken first, while the fd still pins the inode (most inodes are never evicted, so most never pay for one);
+ * an inode without one keeps its fd for good.
+ */
+static void evict_locked(struct pt *pt, struct pt_inode *victim)
+{
+	if (pt_inode_take_handle(pt, victim) < 0) {
+		pt_clock_remove(pt, victim);
+		victim->pinned = true;
+		return;
+	}
+	int fd = atomic_exchange(&victim->fd, -1);
+	if (atomic_load(&victim->users) != 0) {
+		atomic_store(&victim->fd, fd);
+		return;
+	}
+	pt_clock_remove(pt, victim);
+	close(fd);
+	atomic_fetch_sub(&pt->nfds, 1);
+}
+
+/* Under fd_mu: make room (closing idle fds the hand finds unused since it last passed) and count one more. */
 static int reserve_locked(struct pt *pt)
 {
-	while (atomic_load(&pt->nfds) >= pt->max_fds && pt->lru_head) {
-		struct pt_inode *victim = pt->lru_head;
-		pt_lru_unlink(pt, victim);
-		if (victim->fd >= 0) { /* always: only inodes with an fd enter the list */
-			close(victim->fd);
-			victim->fd = -1;
-			atomic_fetch_sub(&pt->nfds, 1);
-		}
+	/* two turns of the ring clear every used bit; a third finds nothing idle only if every fd is in use */
+	size_t budget = 3 * (size_t)atomic_load(&pt->nfds) + 3;
+	while (atomic_load(&pt->nfds) >= pt->max_fds && pt->clock_hand && budget-- > 0) {
+		struct pt_inode *n = pt->clock_hand;
+		pt->clock_hand = n->clock_next;
+		if (atomic_load(&n->users) != 0)
+			continue;
+		if (atomic_exchange_explicit(&n->used, false, memory_order_relaxed))
+			continue; /* a second chance */
+		evict_locked(pt, n);
 	}
 	if (atomic_load(&pt->nfds) >= pt->max_fds)
 		return -EMFILE;
@@ -104,21 +138,19 @@ void pt_fd_unreserve(struct pt *pt)
 	atomic_fetch_sub(&pt->nfds, 1);
 }
 
-int pt_inode_fd(struct pt *pt, struct pt_inode *inode, int *ret_fd)
+/* The slow path, users counted already: the fd was closed (or the evictor is looking at it). */
+static int reopen(struct pt *pt, struct pt_inode *inode, int *ret_fd)
 {
-	if (!pt->use_handles || !inode->handle) { /* constant for the inode's life */
-		*ret_fd = inode->fd;
-		return 0;
-	}
 	pthread_mutex_lock(&pt->fd_mu);
-	if (inode->fd < 0) {
+	if (atomic_load(&inode->fd) < 0) {
 		int r = reserve_locked(pt);
 		pthread_mutex_unlock(&pt->fd_mu);
 		if (r < 0) {
 			warn_emfile(pt);
 			return r;
 		}
-		int nfd = open_by_handle_at(inode->mount_fd, inode->handle, O_PATH | O_CLOEXEC);
+		/* the fd was evicted, so the handle was taken (and never changes) */
+		int nfd = open_by_handle_at(inode->mount_fd, pt_inode_handle(inode), O_PATH | O_CLOEXEC);
 		r = nfd < 0 ? -errno : 0;
 		pthread_mutex_lock(&pt->fd_mu);
 		if (r < 0) {
@@ -127,28 +159,43 @@ int pt_inode_fd(struct pt *pt, struct pt_inode *inode, int *ret_fd)
 			/* ESTALE: the host inode is gone (deleted while we held no fd on it) */
 			return r;
 		}
-		if (inode->fd >= 0) { /* another thread reopened it first */
+		if (atomic_load(&inode->fd) >= 0) { /* another thread reopened it first */
 			close(nfd);
 			atomic_fetch_sub(&pt->nfds, 1);
 		} else {
-			inode->fd = nfd;
+			atomic_store(&inode->fd, nfd);
+			pt_clock_insert(pt, inode);
 		}
 	}
-	pt_lru_unlink(pt, inode);
-	inode->users++;
-	*ret_fd = inode->fd;
+	*ret_fd = atomic_load(&inode->fd);
 	pthread_mutex_unlock(&pt->fd_mu);
 	return 0;
 }
 
+int pt_inode_fd(struct pt *pt, struct pt_inode *inode, int *ret_fd)
+{
+	if (!inode->evictable) { /* constant for the inode's life */
+		*ret_fd = inode->fd;
+		return 0;
+	}
+	atomic_fetch_add(&inode->users, 1);
+	int fd = atomic_load(&inode->fd);
+	if (fd >= 0) {
+		*ret_fd = fd;
+		return 0;
+	}
+	int r = reopen(pt, inode, ret_fd);
+	if (r < 0)
+		atomic_fetch_sub(&inode->users, 1);
+	return r;
+}
+
 void pt_inode_fd_put(struct pt *pt, struct pt_inode *inode)
 {
-	if (!pt->use_handles || !inode->handle)
+	if (!inode->evictable)
 		return;
-	pthread_mutex_lock(&pt->fd_mu);
-	if (--inode->users == 0 && inode->fd >= 0)
-		pt_lru_append(pt, inode);
-	pthread_mutex_unlock(&pt->fd_mu);
+	atomic_store_explicit(&inode->used, true, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&inode->users, 1, memory_order_release);
 }
 
 /* ---- mounts and devices ---- */

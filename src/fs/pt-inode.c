@@ -211,11 +211,10 @@ void pt_itab_fini(struct pt *pt)
 
 static void inode_free(struct pt *pt, struct pt_inode *inode)
 {
-	if (pt->use_handles && inode->handle) {
+	if (inode->evictable) {
 		pthread_mutex_lock(&pt->fd_mu);
-		pt_lru_unlink(pt, inode);
-		int fd = inode->fd;
-		inode->fd = -1;
+		pt_clock_remove(pt, inode);
+		int fd = atomic_exchange(&inode->fd, -1);
 		pthread_mutex_unlock(&pt->fd_mu);
 		if (fd >= 0) {
 			close(fd);
@@ -228,7 +227,7 @@ static void inode_free(struct pt *pt, struct pt_inode *inode)
 	pt_lock_free_all(pt, inode);
 	pthread_mutex_destroy(&inode->lock_mu);
 	pthread_mutex_destroy(&inode->mtime_mu);
-	free(inode->handle);
+	free(pt_inode_handle(inode));
 	free(inode);
 }
 
@@ -344,36 +343,49 @@ void pt_inode_unkey(struct pt *pt, struct pt_inode *n)
 
 bool pt_inode_fd_open(struct pt *pt, struct pt_inode *n)
 {
-	if (!pt->use_handles || !n->handle)
-		return true;
-	pthread_mutex_lock(&pt->fd_mu);
-	bool open = n->fd >= 0;
-	pthread_mutex_unlock(&pt->fd_mu);
-	return open;
+	return !n->evictable || atomic_load(&n->fd) >= 0;
 }
+
+/* Forward: a ghost needs the node's file handle, which a node whose fd was never evicted has not taken yet. */
+static void take_handle_for_ghost(struct pt *pt, struct pt_inode *inode);
 
 void pt_inode_forget(struct pt *pt, uint64_t id, uint64_t n)
 {
 	if (id == FS_ROOT_ID || id == pt->root->id || fs_ino_space(id) != pt->space)
 		return;
+	bool ghosts = pt->export_support && pt->use_handles;
+	bool tried = false;
 	struct pt_shard *s = shard_of_id(pt, id);
-	pthread_mutex_lock(&s->mu);
-	struct pt_inode *inode = find_id_locked(s, id);
-	if (!inode) {
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		struct pt_inode *inode = find_id_locked(s, id);
+		if (!inode) {
+			pthread_mutex_unlock(&s->mu);
+			return;
+		}
+		if (n < inode->nlookup) {
+			inode->nlookup -= n;
+			pthread_mutex_unlock(&s->mu);
+			return;
+		}
+		if (ghosts && inode->evictable && !pt_inode_handle(inode) && !tried) {
+			/* no syscall under the shard lock: take the handle outside it, then look again */
+			atomic_fetch_add(&inode->refs, 1);
+			pthread_mutex_unlock(&s->mu);
+			take_handle_for_ghost(pt, inode);
+			pt_inode_put(pt, inode);
+			tried = true;
+			continue;
+		}
+		inode->nlookup = 0;
+		unlink_locked(s, inode);
+		struct file_handle *handle = pt_inode_handle(inode);
+		if (ghosts && handle)
+			ghost_add_locked(s, inode, handle, inode->mount_fd);
 		pthread_mutex_unlock(&s->mu);
+		pt_inode_put(pt, inode); /* the table's reference */
 		return;
 	}
-	if (n < inode->nlookup) {
-		inode->nlookup -= n;
-		pthread_mutex_unlock(&s->mu);
-		return;
-	}
-	inode->nlookup = 0;
-	unlink_locked(s, inode);
-	if (pt->export_support && pt->use_handles && inode->handle)
-		ghost_add_locked(s, inode, inode->handle, inode->mount_fd);
-	pthread_mutex_unlock(&s->mu);
-	pt_inode_put(pt, inode); /* the table's reference */
 }
 
 void pt_inode_forget_all(struct pt *pt)
@@ -482,7 +494,9 @@ static void link_locked(struct pt_shard *s, uint64_t h, struct pt_inode *inode)
 	inode->next_id = s->by_id[bi];
 	s->by_id[bi] = inode;
 	struct pt_inode *old = find_key_locked(s, h, inode->dev, inode->ino, inode->mnt_id);
-	if (old && old->handle && inode->handle && !same_handle(old->handle, inode->handle)) {
+	/* old without a handle has never had its fd evicted: the fd pins its inode, which then is inode's */
+	struct file_handle *oh = old ? pt_inode_handle(old) : NULL, *nh = pt_inode_handle(inode);
+	if (oh && nh && !same_handle(oh, nh)) {
 		unkey_locked(s, old);
 		old->keyless = true;
 		old = NULL;
@@ -528,108 +542,176 @@ static struct pt_inode *inode_alloc(struct pt *pt, int fd, const struct statx *s
 	return n;
 }
 
-/* Attach a file handle so the fd may be closed when idle. -errno only when handles are mandatory. */
-static int inode_make_handle(struct pt *pt, struct pt_inode *n)
+static struct file_handle *handle_dup(const struct file_handle *h)
 {
+	size_t sz = sizeof(struct file_handle) + h->handle_bytes;
+	struct file_handle *copy = malloc(sz);
+	if (copy)
+		memcpy(copy, h, sz);
+	return copy;
+}
+
+/*
+ * Make n evictable when file handles are in use: its fd may then be closed when idle and reopened by handle.
+ * The handle itself is taken now only with handles=mandatory (a file without one is refused). Otherwise it is
+ * taken when the fd is first evicted (pt_inode_take_handle), which most inodes never are, or, with export
+ * support, when the node is forgotten (its ghost holds it): a lookup costs no name_to_handle_at. -errno only
+ * when handles are mandatory; otherwise a node without a mount fd (or handle) keeps its fd for its life.
+ */
+static int inode_prepare_handle(struct pt *pt, struct pt_inode *n)
+{
+	bool eager = pt->o.handles == PT_HANDLES_MANDATORY;
+	int r, mfd = -1;
 	handle_buf hb;
-	int mfd = -1;
-	int r = handle_of(pt, n->fd, n->mnt_id, n->type, &hb, &mfd);
+	if (eager)
+		r = handle_of(pt, n->fd, n->mnt_id, n->type, &hb, &mfd);
+	else
+		r = mfd = pt_mount_fd(pt, n->mnt_id, n->fd, n->type);
 	if (r < 0) {
 		log_debug("passthrough: no file handle for inode %llu: %s", (unsigned long long)n->ino, strerror(-r));
 		return pt->o.handles == PT_HANDLES_MANDATORY ? r : 0;
 	}
-	size_t sz = sizeof(struct file_handle) + hb.h.handle_bytes;
-	n->handle = malloc(sz);
-	if (!n->handle)
-		return -ENOMEM;
-	memcpy(n->handle, &hb.h, sz);
+	if (eager) {
+		struct file_handle *h = handle_dup(&hb.h);
+		if (!h)
+			return -ENOMEM;
+		atomic_store_explicit(&n->handle, h, memory_order_release);
+	}
 	n->mount_fd = mfd;
+	n->evictable = true;
 	return 0;
 }
 
-/*
- * Does found, the node of fd's key, name fd's host inode? An open fd of found pins its host inode, so the key
- * cannot name another one; a closed fd (evicted, handles mode) does not, and the inode may have been deleted and
- * its number given to the file fd names. The file handle carries the generation and tells them apart.
- */
-static bool found_names_fd(struct pt *pt, struct pt_inode *found, int fd)
+/* Take the file handle of n's inode through fd (n's fd, pinned by the caller) and publish it, once. */
+static int handle_publish(struct pt_inode *n, int fd)
 {
-	if (found == pt->root || !found->handle || pt_inode_fd_open(pt, found))
+	handle_buf hb;
+	hb.h.handle_bytes = MAX_HANDLE_SZ;
+	int mnt;
+	/* works on an O_PATH fd, and after the last name of the inode is gone */
+	if (name_to_handle_at(fd, "", &hb.h, &mnt, AT_EMPTY_PATH) < 0) {
+		int r = -errno;
+		log_debug("passthrough: no file handle for inode %llu: %s", (unsigned long long)n->ino, strerror(-r));
+		return r;
+	}
+	struct file_handle *h = handle_dup(&hb.h);
+	if (!h)
+		return -ENOMEM;
+	struct file_handle *none = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&n->handle, &none, h, memory_order_acq_rel,
+						     memory_order_acquire))
+		free(h); /* another thread's is the same inode's */
+	return 0;
+}
+
+int pt_inode_take_handle(struct pt *pt, struct pt_inode *n)
+{
+	if (pt_inode_handle(n))
+		return 0;
+	return handle_publish(n, n->fd);
+}
+
+/* Pins the fd for the syscall instead of holding fd_mu through it: a FORGET runs while the client's next
+ * request (often a LOOKUP that takes fd_mu) is served. */
+static void take_handle_for_ghost(struct pt *pt, struct pt_inode *inode)
+{
+	int fd;
+	if (pt_inode_handle(inode) || pt_inode_fd(pt, inode, &fd) < 0)
+		return; /* a handle (taken when the fd was evicted), or no fd to take one from */
+	(void)handle_publish(inode, fd);
+	pt_inode_fd_put(pt, inode);
+}
+
+bool pt_inode_names(struct pt *pt, struct pt_inode *n, int pfd, const char *name)
+{
+	if (n == pt->root || pt_inode_fd_open(pt, n))
+		return true;
+	struct file_handle *h = pt_inode_handle(n); /* set: the fd was evicted, which takes it first */
+	if (!h)
 		return true;
 	handle_buf hb;
 	hb.h.handle_bytes = MAX_HANDLE_SZ;
 	int mnt;
-	if (name_to_handle_at(fd, "", &hb.h, &mnt, AT_EMPTY_PATH) < 0)
+	if (name_to_handle_at(pfd, name ? name : "", &hb.h, &mnt, name ? 0 : AT_EMPTY_PATH) < 0)
 		return true; /* cannot tell: keep the node, its ops say ESTALE if it is gone */
-	return same_handle(&hb.h, found->handle);
+	return same_handle(&hb.h, h);
 }
 
-int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret)
+int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret, bool *ret_new)
 {
 	dev_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
-	struct pt_inode *found = pt_inode_find(pt, dev, (ino_t)stx->stx_ino, stx->stx_mnt_id);
-	if (found && !found_names_fd(pt, found, fd)) {
-		/* a dead node: it keeps its id for the client's remaining forgets, but is never found by key again */
-		pt_inode_unkey(pt, found);
-		pt_inode_forget(pt, found->id, 1); /* the count pt_inode_find took */
-		pt_inode_put(pt, found);
-		found = NULL;
-	}
-	if (found) {
-		close(fd);
-		pt_fd_unreserve(pt);
-		*ret = found;
-		return 0;
-	}
-	struct pt_inode *n = inode_alloc(pt, fd, stx);
-	if (!n) {
-		close(fd);
-		pt_fd_unreserve(pt);
-		return -ENOMEM;
-	}
-	n->st_ino = pt_client_ino(pt, n->dev, n->ino);
-	if (pt->use_handles) {
-		int r = inode_make_handle(pt, n);
-		if (r < 0) {
-			inode_free(pt, n); /* closes fd, gives the reservation back */
-			return r;
-		}
-	}
-	uint64_t h = key_hash(n->dev, n->ino, n->mnt_id);
+	ino_t ino = (ino_t)stx->stx_ino;
+	uint64_t h = key_hash(dev, ino, stx->stx_mnt_id);
 	unsigned si = h & SHARD_MASK;
 	struct pt_shard *s = &pt->shards[si];
-	pthread_mutex_lock(&s->mu);
-	found = find_key_locked(s, h, n->dev, n->ino, n->mnt_id);
-	if (found && found != pt->root && found->handle && n->handle && !same_handle(found->handle, n->handle)) {
-		/* the key's node is a dead inode whose number fd's inode reuses (see found_names_fd) */
-		unkey_locked(s, found);
-		found->keyless = true;
-		found = NULL;
-	}
-	if (found) { /* another thread added it meanwhile */
-		if (found != pt->root)
-			found->nlookup++;
-		atomic_fetch_add(&found->refs, 1);
+	struct pt_inode *n = NULL;
+	if (ret_new)
+		*ret_new = false;
+	/*
+	 * Each turn either returns the key's node, takes a dead one out of the key chain (so it is not met again),
+	 * or links n: another thread may link the key between our look and our link, and then its node is
+	 * checked like any other on the next turn.
+	 */
+	for (;;) {
+		struct pt_inode *found = pt_inode_find(pt, dev, ino, stx->stx_mnt_id);
+		if (found && !pt_inode_names(pt, found, fd, NULL)) {
+			/* a dead node: it keeps its id for the client's remaining forgets, but is never found by key
+			 * again */
+			pt_inode_unkey(pt, found);
+			pt_inode_forget(pt, found->id, 1); /* the count pt_inode_find took */
+			pt_inode_put(pt, found);
+			continue;
+		}
+		if (found) {
+			if (n) {
+				inode_free(pt, n); /* closes fd, gives the reservation back */
+			} else {
+				close(fd);
+				pt_fd_unreserve(pt);
+			}
+			*ret = found;
+			return 0;
+		}
+		if (!n) {
+			n = inode_alloc(pt, fd, stx);
+			if (!n) {
+				close(fd);
+				pt_fd_unreserve(pt);
+				return -ENOMEM;
+			}
+			n->st_ino = pt_client_ino(pt, n->dev, n->ino);
+			if (pt->use_handles) {
+				int r = inode_prepare_handle(pt, n);
+				if (r < 0) {
+					inode_free(pt, n);
+					return r;
+				}
+			}
+			n->nlookup = 1;
+			atomic_init(&n->refs, 2); /* the table's and the caller's */
+		}
+		pthread_mutex_lock(&s->mu);
+		if (find_key_locked(s, h, dev, ino, stx->stx_mnt_id)) {
+			pthread_mutex_unlock(&s->mu);
+			continue;
+		}
+		int r = insert_locked(pt, s, si, h, n, false);
 		pthread_mutex_unlock(&s->mu);
-		inode_free(pt, n);
-		*ret = found;
-		return 0;
+		if (r < 0) {
+			inode_free(pt, n);
+			return r;
+		}
+		break;
 	}
-	n->nlookup = 1;
-	atomic_init(&n->refs, 2); /* the table's and the caller's */
-	int r = insert_locked(pt, s, si, h, n, false);
-	pthread_mutex_unlock(&s->mu);
-	if (r < 0) {
-		inode_free(pt, n);
-		return r;
-	}
-	if (pt->use_handles && n->handle) { /* idle until an op pins it */
+	if (n->evictable) { /* on the ring of fds that may be closed */
 		pthread_mutex_lock(&pt->fd_mu);
-		/* others may have found, used, released and even evicted it since it was linked */
-		if (n->users == 0 && n->fd >= 0)
-			pt_lru_append(pt, n);
+		/* others may have found and used it since it was linked, never evicted it: it was not on the ring */
+		if (n->fd >= 0)
+			pt_clock_insert(pt, n);
 		pthread_mutex_unlock(&pt->fd_mu);
 	}
+	if (ret_new)
+		*ret_new = true;
 	*ret = n;
 	return 0;
 }
@@ -676,8 +758,9 @@ int pt_inode_resurrect(struct pt *pt, uint64_t id, struct statx *stx, struct pt_
 	}
 	n->id = id;
 	n->st_ino = g->st_ino;
-	n->handle = TAKE_PTR(g->handle);
+	atomic_init(&n->handle, TAKE_PTR(g->handle));
 	n->mount_fd = g->mount_fd;
+	n->evictable = true;
 	n->nlookup = 1;
 	atomic_init(&n->refs, 2);
 	pthread_mutex_lock(&s->mu);
@@ -692,10 +775,10 @@ int pt_inode_resurrect(struct pt *pt, uint64_t id, struct statx *stx, struct pt_
 	}
 	link_locked(s, key_hash(n->dev, n->ino, n->mnt_id), n);
 	pthread_mutex_unlock(&s->mu);
-	if (pt->use_handles) {
+	if (n->evictable) {
 		pthread_mutex_lock(&pt->fd_mu);
-		if (n->users == 0 && n->fd >= 0)
-			pt_lru_append(pt, n);
+		if (n->fd >= 0)
+			pt_clock_insert(pt, n);
 		pthread_mutex_unlock(&pt->fd_mu);
 	}
 	*ret = n;

@@ -5,8 +5,9 @@
  * Threading model: every op may run on any worker thread at once. The inode table is split in shards, each
  * under its own mutex, and a node id names its shard (the low PT_SHARD_BITS of its local part), so a lookup by
  * id and a lookup by (st_dev, st_ino, mount id) of the same inode meet in the same shard. An inode lives while
- * its lookup count is non-zero or an op holds a reference (refs). Inode fds are constant in handles=never mode
- * (no lock on the I/O path); with file handles they may be closed when idle, under one fd mutex.
+ * its lookup count is non-zero or an op holds a reference (refs). Inode fds are constant in handles=never mode;
+ * with file handles they may be closed when idle (one fd mutex for that), and an op still uses an open one
+ * without a lock.
  */
 #pragma once
 
@@ -43,13 +44,23 @@ struct pt_inode {
 	struct pt_inode *next_id, *next_key;
 	atomic_uint refs; /* one for the table while nlookup > 0, one per op in flight */
 
-	/* handles=never: fd is set once and never changes. Otherwise under pt->fd_mu. */
-	int fd;
-	unsigned users; /* ops using fd now: not evictable */
-	bool in_lru;
-	struct pt_inode *lru_prev, *lru_next;
-	struct file_handle *handle; /* NULL: fd is pinned for the inode's life */
-	int mount_fd;               /* for open_by_handle_at (owned by the mount table) */
+	/*
+	 * !evictable: fd is set once and never changes. Evictable (file handles): an op counts itself in users
+	 * and then reads fd, lock-free; fd is changed only under pt->fd_mu, and the evictor closes it only after
+	 * setting it to -1 and seeing users at 0 (pt-fdcache.c).
+	 */
+	_Atomic int fd;
+	bool evictable;       /* set at creation: fd may be closed when idle and reopened by handle */
+	atomic_uint users;    /* ops using fd now: not evictable */
+	atomic_bool used;     /* the CLOCK bit: used since the hand last passed */
+	bool pinned;          /* under fd_mu: evictable, but no handle could be taken: the fd stays for good */
+	bool in_clock;        /* under fd_mu: on the ring of evictable nodes with an open fd */
+	struct pt_inode *clock_prev, *clock_next;
+	/* The host file handle: taken at creation (handles=mandatory, export support) or, lazily, when the fd is
+	 * first evicted (an open fd pins its inode, so the handle names the node's own inode either way). Set
+	 * once, never changed nor freed while the node lives: read it with pt_inode_handle(). */
+	_Atomic(struct file_handle *) handle;
+	int mount_fd; /* for open_by_handle_at (owned by the mount table); set at creation */
 
 	/* POSIX record locks: one open file description per lock owner (pt-lock.c) */
 	pthread_mutex_t lock_mu;
@@ -100,8 +111,8 @@ struct pt {
 	struct pt_shard shards[PT_NSHARDS];
 
 	/* inode fds */
-	pthread_mutex_t fd_mu; /* handles mode: every inode's fd/users/lru, the lru list */
-	struct pt_inode *lru_head, *lru_tail;
+	pthread_mutex_t fd_mu; /* handles mode: changes of an inode's fd, the clock ring */
+	struct pt_inode *clock_hand; /* the ring of idle-able fds, in CLOCK order (NULL: empty) */
 	atomic_uint nfds;
 	unsigned max_fds;
 	atomic_bool warned_emfile;
@@ -154,6 +165,17 @@ void pt_inode_unkey(struct pt *pt, struct pt_inode *n);
 /* Is n's fd open now? (false: it would be reopened by handle) */
 bool pt_inode_fd_open(struct pt *pt, struct pt_inode *n);
 /*
+ * Does node n, found by the key of a host inode, name that inode? The inode is what name names in the directory
+ * pfd, or (name NULL) the one pfd itself is an O_PATH fd of. Yes while n's fd is open (it pins n's inode, so the
+ * key cannot name another); a closed fd does not, the inode may have been deleted and its number reused: then
+ * the file handles decide.
+ */
+bool pt_inode_names(struct pt *pt, struct pt_inode *n, int pfd, const char *name);
+static inline struct file_handle *pt_inode_handle(const struct pt_inode *n)
+{
+	return atomic_load_explicit(&n->handle, memory_order_acquire);
+}
+/*
  * The client names a node it forgot, through a file handle it exported (LOOKUP of "." on that id): make the
  * node again, with the same id, from the host file handle kept when it was forgotten. -ESTALE if it is not
  * kept or the host inode is gone. +1 lookup and a reference; stx is a statx of it.
@@ -166,18 +188,20 @@ struct pt_inode *pt_inode_find(struct pt *pt, dev_t dev, ino_t ino, uint64_t mnt
 /*
  * Make (or find) the inode for fd, an O_PATH fd that the caller reserved with pt_fd_reserve() and hands over
  * (closed on failure, or when the inode was known already). stx: a statx of fd with STATX_MNT_ID.
- * Takes a lookup count and returns a reference.
+ * Takes a lookup count and returns a reference; *ret_new (may be NULL): a node was made.
  */
-int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret);
+int pt_inode_add(struct pt *pt, int fd, const struct statx *stx, struct pt_inode **ret, bool *ret_new);
+/* Under fd_mu, n evictable with its fd open: take its file handle before the fd is closed (once). */
+int pt_inode_take_handle(struct pt *pt, struct pt_inode *n);
 int pt_inode_new_root(struct pt *pt, int fd);
 /* Is there a node for this key? (no count taken: a hint that may be stale at once) */
 bool pt_inode_known(struct pt *pt, dev_t dev, ino_t ino, uint64_t mnt_id);
 /* The st_ino the client sees for a host (dev, ino). */
 uint64_t pt_client_ino(struct pt *pt, dev_t dev, uint64_t ino);
 
-/* pt-fdcache.c. The LRU of idle inodes with an fd and a handle, under fd_mu: */
-void pt_lru_unlink(struct pt *pt, struct pt_inode *n);
-void pt_lru_append(struct pt *pt, struct pt_inode *n);
+/* pt-fdcache.c. The ring of evictable inodes with an open fd, under fd_mu: */
+void pt_clock_remove(struct pt *pt, struct pt_inode *n);
+void pt_clock_insert(struct pt *pt, struct pt_inode *n);
 /* Reserve room for one more inode fd (evicting an idle one with handles); -EMFILE at the ceiling. */
 int pt_fd_reserve(struct pt *pt);
 void pt_fd_unreserve(struct pt *pt);

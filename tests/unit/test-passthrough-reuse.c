@@ -12,7 +12,7 @@
  */
 #include "pt-test.h"
 
-#define NFILLER 40 /* lookups that push the node's fd out of an LRU of max_fds */
+#define NFILLER 40 /* lookups that push the node's fd out of a ring of max_fds */
 #define MAX_FDS 16
 #define TRIES 64
 
@@ -23,7 +23,8 @@ static bool reused_once;
 
 static uint64_t filler[NFILLER];
 
-/* Push every idle fd out of the LRU: touch more nodes than max_fds (each reopen by handle evicts the oldest). */
+/* Push every idle fd out: touch more nodes than max_fds (each reopen by handle evicts one the CLOCK hand finds
+ * unused since its last turn). */
 static void evict(void)
 {
 	char name[32];
@@ -61,10 +62,49 @@ static ino_t dead_node(uint64_t *ret_id)
 	struct fs_entry e;
 	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "victim", &e));
 	evict();
-	CHECK(fd_evicted(e.ino), "the victim's fd stayed open (LRU of %d)", MAX_FDS);
+	CHECK(fd_evicted(e.ino), "the victim's fd stayed open (max_fds %d)", MAX_FDS);
 	CHECK(unlinkat(sfd, "victim", 0) == 0, "unlink victim: %m");
 	*ret_id = e.ino;
 	return st.st_ino;
+}
+
+static struct pt_inode *node_of(uint64_t id)
+{
+	struct pt_inode *n = pt_inode_get(pt_of(fs), id);
+	CHECK(n, "node %llx gone", (unsigned long long)id);
+	pt_inode_put(pt_of(fs), n); /* the test holds a lookup count: the node stays */
+	return n;
+}
+
+/* A lookup takes no file handle (a syscall most nodes never need); the eviction of its fd takes it, while the
+ * fd still pins the inode, and the node is reopened by it. */
+static void test_lazy_handle(void)
+{
+	host_write(share, "lazy", "lazy data", 0644);
+	struct fs_entry e;
+	struct stat st;
+	double t;
+	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "lazy", &e));
+	struct pt_inode *n = node_of(e.ino);
+	CHECK(!pt_inode_handle(n), "a lookup took a file handle");
+	evict();
+	CHECK(fd_evicted(e.ino), "the node's fd stayed open (max_fds %d)", MAX_FDS);
+	CHECK(pt_inode_handle(n), "evicted without a file handle");
+	OK(FS_CALL(fs, getattr, &root_ctx, e.ino, 0, false, &st, &t));
+	CHECK(st.st_size == 9 && st.st_ino == e.attr.st_ino, "reopened by handle: size %lld", (long long)st.st_size);
+
+	/* deleted while the node's fd pinned it: the handle taken at eviction is still the inode's, which is gone
+	 * once that fd is closed */
+	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "lazy", &e));
+	FS_CALL_VOID(fs, forget, e.ino, 1);
+	n = node_of(e.ino);
+	evict();
+	OK(FS_CALL(fs, getattr, &root_ctx, e.ino, 0, false, &st, &t)); /* reopened: its fd open again */
+	CHECK(unlinkat(sfd, "lazy", 0) == 0, "unlink lazy: %m");
+	evict();
+	CHECK(fd_evicted(e.ino), "the deleted node's fd stayed open");
+	ERR(FS_CALL(fs, getattr, &root_ctx, e.ino, 0, false, &st, &t), ESTALE);
+	FS_CALL_VOID(fs, forget, e.ino, 1);
 }
 
 enum how { BY_CREATE, BY_MKNOD, BY_MKDIR, BY_SYMLINK, BY_LINK, BY_LOOKUP };
@@ -231,6 +271,7 @@ int main(void)
 		{ "symlink reuses a dead node's number", test_BY_SYMLINK },
 		{ "link of a reused number", test_BY_LINK },
 		{ "lookup of a reused number", test_BY_LOOKUP },
+		{ "file handles taken at eviction, not at lookup", test_lazy_handle },
 	};
 	r = pt_test_run(tests, ARRAY_SIZE(tests));
 	free_pt(fs, map);

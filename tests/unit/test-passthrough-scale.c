@@ -130,13 +130,24 @@ static void test_handles(void)
 	o.handles = PT_HANDLES_NEVER;
 	fs = new_pt(dir, &o, &map);
 	int emfile = 0;
+	uint64_t first[2] = { 0 };
 	for (int i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "%d", i);
 		int r = FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, name, &e);
 		CHECK(r == 0 || r == -EMFILE, "lookup: %s", strerror(-r));
 		emfile += r == -EMFILE;
+		if (i < 2)
+			first[i] = e.ino;
 	}
 	CHECK(emfile == 100 - 15, "EMFILE at the ceiling (%d)", emfile);
+	/* lookups of new names teach pt_lookup_at to open first; a known name must still be found at the
+	 * ceiling (it needs no fd) */
+	FS_CALL_VOID(fs, forget, first[0], 1);
+	FS_CALL_VOID(fs, forget, first[1], 1);
+	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "50", &e));
+	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "51", &e));
+	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "2", &e));
+	ERR(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "52", &e), EMFILE);
 	CHECK(count_fds() - fds0 <= 16 + 1, "never mode holds at most max_fds (+ the proc fd)");
 	OK(FS_CALL(fs, opendir, &root_ctx, FS_ROOT_ID, O_RDONLY, &fo));
 	off = 0;

@@ -153,6 +153,22 @@ static void test_lookup_counts(void)
 	CHECK(count_fds() == fds1 + 1, "one O_PATH fd per node");
 	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "counted", &e2));
 	CHECK(e1.ino == e2.ino && count_fds() == fds1 + 1, "same node, no new fd");
+	/* the same after a cold walk (lookups of new inodes teach the lookup to open the name first): the fd
+	 * opened for a known inode is closed again */
+	for (int i = 0; i < 4; i++) {
+		char cold[32];
+		snprintf(cold, sizeof(cold), "cold%d", i);
+		host_write(share, cold, "c", 0644);
+		struct fs_entry c;
+		OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, cold, &c));
+		FS_CALL_VOID(fs, forget, c.ino, 1);
+		char path[256];
+		snprintf(path, sizeof(path), "%s/%s", share, cold);
+		CHECK(unlink(path) == 0, "unlink %s: %m", path);
+	}
+	OK(FS_CALL(fs, lookup, &root_ctx, FS_ROOT_ID, "counted", &e2));
+	CHECK(e1.ino == e2.ino && count_fds() == fds1 + 1, "after a cold walk: same node, no new fd");
+	FS_CALL_VOID(fs, forget, e2.ino, 1);
 	FS_CALL_VOID(fs, forget, e1.ino, 1);
 	OK(FS_CALL(fs, getattr, &root_ctx, e1.ino, 0, false, &st, &t));
 	FS_CALL_VOID(fs, forget, e1.ino, 1);
