@@ -15,23 +15,9 @@
 #include "proto/fuse-compat.h"
 #include "proto/proto.h"
 
-static int failures;
-#define CHECK(cond)                                                                                              \
-	do {                                                                                                     \
-		if (!(cond)) {                                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                \
-			failures++;                                                                              \
-		}                                                                                                \
-	} while (0)
-#define CHECK_EQ(a, b)                                                                                           \
-	do {                                                                                                     \
-		long long _a = (long long)(a), _b = (long long)(b);                                              \
-		if (_a != _b) {                                                                                  \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, _a,  \
-				#b, _b);                                                                         \
-			failures++;                                                                              \
-		}                                                                                                \
-	} while (0)
+#include "proto-test.h"
+
+int failures;
 
 /* ---- the fake transport: ids 1, 2, 3... ---- */
 
