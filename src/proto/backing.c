@@ -135,7 +135,7 @@ static bool bk_active(const struct proto_session *s)
 	return s->backing && (s->caps & FS_CAP_PASSTHROUGH);
 }
 
-int proto_backing_open(struct proto_session *s, uint64_t nodeid, int fd)
+int proto_backing_open(struct proto_session *s, uint64_t nodeid, int fd, bool direct)
 {
 	if (!bk_active(s))
 		return 0;
@@ -162,8 +162,9 @@ int proto_backing_open(struct proto_session *s, uint64_t nodeid, int fd)
 	n->nodeid = nodeid;
 	n->opens = 1;
 	/* Under the shard lock: a second open of the node waits for this registration instead of registering
-	 * a backing file of its own (the client refuses two backings for one inode). */
-	int k = s->t.backing_open(s->t.data, fd);
+	 * a backing file of its own (the client refuses two backings for one inode). An O_DIRECT open is served
+	 * through us (see backing.h): counted like a file that cannot be registered. */
+	int k = direct ? 0 : s->t.backing_open(s->t.data, fd);
 	if (k > 0) {
 		n->id = k;
 		ret = k;
@@ -174,7 +175,7 @@ int proto_backing_open(struct proto_session *s, uint64_t nodeid, int fd)
 				 strerror(-k));
 		bk_put(sh, n); /* not linked yet */
 		goto out;
-	} else {
+	} else if (!direct) {
 		/* this file only (ELOOP: a stacked file system below; EOPNOTSUPP, EMFILE...): served through us
 		 * as long as it has opens, and counted so no passthrough open joins them */
 		log_debug("proto: no passthrough for node %llu: %s", (unsigned long long)nodeid,

@@ -76,7 +76,7 @@ ssize_t op_open(struct proto_req *r)
 		}
 	}
 	/* last: nothing fails after it, so a counted open is always replied (and later RELEASEd) */
-	int id = proto_backing_open(r->s, r->h.nodeid, o.backing_fd);
+	int id = proto_backing_open(r->s, r->h.nodeid, o.backing_fd, (flags & O_DIRECT) != 0);
 	if (id < 0) {
 		FS_CALL_VOID(r->s->fs, release, &r->ctx, r->h.nodeid, o.fh, flags, 0, false);
 		return id;
@@ -103,7 +103,7 @@ static ssize_t reply_created(struct proto_req *r, int k, const struct fs_entry *
 			return c;
 		}
 	}
-	int id = proto_backing_open(r->s, e->ino, o->backing_fd);
+	int id = proto_backing_open(r->s, e->ino, o->backing_fd, (flags & O_DIRECT) != 0);
 	if (id < 0) {
 		FS_CALL_VOID(r->s->fs, release, &r->ctx, e->ino, o->fh, flags, 0, false);
 		FS_CALL_VOID(r->s->fs, forget, e->ino, 1);

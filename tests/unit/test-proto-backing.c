@@ -160,10 +160,10 @@ static uint64_t init(struct proto_session *s, bool offer_pt, uint32_t *ret_depth
 	return (uint64_t)io.flags | (uint64_t)io.flags2 << 32;
 }
 
-/* OPEN nodeid: *ret_flags and the backing id of the reply (0 if not passthrough). */
-static int do_open(struct proto_session *s, uint64_t nodeid, uint32_t *ret_flags)
+/* OPEN nodeid with open(2) flags: *ret_flags and the backing id of the reply (0 if not passthrough). */
+static int do_open_flags(struct proto_session *s, uint64_t nodeid, uint32_t flags, uint32_t *ret_flags)
 {
-	struct fuse_open_in oi = { .flags = O_RDWR };
+	struct fuse_open_in oi = { .flags = flags };
 	CHECK_EQ(send_req(s, FUSE_OPEN, nodeid, &oi, sizeof(oi)), 0);
 	struct proto_open_out oo;
 	memcpy(&oo, out + sizeof(struct fuse_out_header), sizeof(oo));
@@ -175,6 +175,11 @@ static int do_open(struct proto_session *s, uint64_t nodeid, uint32_t *ret_flags
 	}
 	CHECK_EQ(oo.backing_id, 0);
 	return 0;
+}
+
+static int do_open(struct proto_session *s, uint64_t nodeid, uint32_t *ret_flags)
+{
+	return do_open_flags(s, nodeid, O_RDWR, ret_flags);
 }
 
 static void do_release(struct proto_session *s, uint64_t nodeid)
@@ -350,11 +355,42 @@ static void test_failures(void)
 	CHECK_EQ(tr.bad_close, 0);
 }
 
+/* O_DIRECT opens are served through the server unless the node already has passthrough opens (backing.h) */
+static void test_direct(void)
+{
+	reset();
+	struct proto_session *s = session(true, false, true);
+	init(s, true, NULL);
+	uint32_t fl;
+
+	/* first open O_DIRECT: no passthrough, nothing registered, and counted: a buffered open while it lasts is
+	 * not passthrough either (the client would fail the mix with EIO) */
+	CHECK_EQ(do_open_flags(s, 2, O_RDONLY | O_DIRECT, &fl), 0);
+	CHECK(!(fl & FOPEN_PASSTHROUGH));
+	CHECK_EQ(tr.opens, 0);
+	CHECK_EQ(do_open(s, 2, &fl), 0);
+	CHECK_EQ(tr.opens, 0);
+	do_release(s, 2);
+	do_release(s, 2);
+	/* both gone: the next buffered open is passthrough */
+	int a = do_open(s, 2, &fl);
+	CHECK(a > 0);
+	/* and an O_DIRECT open joining a passthrough open shares its id */
+	CHECK_EQ(do_open_flags(s, 2, O_RDWR | O_DIRECT, &fl), a);
+	CHECK(fl & FOPEN_PASSTHROUGH);
+	do_release(s, 2);
+	do_release(s, 2);
+	CHECK_EQ(live_ids(), 0);
+	proto_session_free(s);
+	CHECK_EQ(tr.bad_close, 0);
+}
+
 int main(void)
 {
 	test_init();
 	test_ids();
 	test_failures();
+	test_direct();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);
 		return 1;
