@@ -23,6 +23,7 @@
 #include "cli/serve.h"
 #include "proto/proto.h"
 #include "transport/devfuse.h"
+#include "transport/devfuse-uring.h"
 #include "util/log.h"
 #include "util/macros.h"
 #include "virtio/vu-serve.h"
@@ -78,6 +79,10 @@ static const char usage_text[] =
 	"                          Linux 6.9+; -o passthrough). Keeps CAP_SYS_ADMIN in the server's sandbox (the\n"
 	"                          kernel demands it; seccomp still refuses mount, unshare...). Not with\n"
 	"                          --writeback; ignored for vhost-user (virtio-fs has no backing files)\n"
+	"  --io-uring              /dev/fuse: take requests through io_uring, one queue per CPU served by threads\n"
+	"                          pinned to it (FUSE over io_uring, Linux 6.14+; -o io_uring). Turns on the fuse\n"
+	"                          module's enable_uring parameter if it is off; --threads are divided among the\n"
+	"                          CPU queues (at least one each). Without kernel support: a warning, /dev/fuse\n"
 	"  --inode-file-handles never|prefer|mandatory\n"
 	"                          keep file handles so idle inodes need no open fd (default never)\n"
 	"  --max-fds N             ceiling on inode fds held at once (default: from RLIMIT_NOFILE)\n"
@@ -88,7 +93,7 @@ static const char usage_text[] =
 	"\n"
 	"  -o KEY[=VALUE],...      virtiofsd's option list: source=DIR, cache=never|auto|always, writeback,\n"
 	"                          no_writeback, xattr, no_xattr (xattrs are served by default),\n"
-	"                          announce_submounts, passthrough, no_passthrough\n"
+	"                          announce_submounts, passthrough, no_passthrough, io_uring, no_io_uring\n"
 	"\n"
 	"Other:\n"
 	"  --log-level error|warn|info|debug (default warn)\n"
@@ -108,6 +113,7 @@ enum {
 	OPT_CACHE,
 	OPT_WRITEBACK,
 	OPT_PASSTHROUGH,
+	OPT_IO_URING,
 	OPT_READONLY,
 	OPT_THREADS,
 	OPT_HANDLES,
@@ -204,6 +210,10 @@ static int parse_o(struct serve_cli *c, char *list)
 			c->o.passthrough = true;
 		} else if (strcmp(k, "no_passthrough") == 0 && !v) {
 			c->o.passthrough = false;
+		} else if (strcmp(k, "io_uring") == 0 && !v) {
+			c->o.io_uring = true;
+		} else if (strcmp(k, "no_io_uring") == 0 && !v) {
+			c->o.io_uring = false;
 		} else if (strcmp(k, "announce_submounts") == 0 && !v) {
 			c->o.pt.announce_submounts = true;
 		} else {
@@ -226,6 +236,7 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 		{ "cache", required_argument, NULL, OPT_CACHE },
 		{ "writeback", no_argument, NULL, OPT_WRITEBACK },
 		{ "passthrough", no_argument, NULL, OPT_PASSTHROUGH },
+		{ "io-uring", no_argument, NULL, OPT_IO_URING },
 		{ "readonly", no_argument, NULL, OPT_READONLY },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "thread-pool-size", required_argument, NULL, OPT_THREADS },
@@ -282,6 +293,9 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 			break;
 		case OPT_PASSTHROUGH:
 			c->o.passthrough = true;
+			break;
+		case OPT_IO_URING:
+			c->o.io_uring = true;
 			break;
 		case OPT_READONLY:
 			c->o.readonly = true;
@@ -398,6 +412,11 @@ static int check(struct serve_cli *c)
 		fprintf(stderr, "boxshare: serve: note: --passthrough is ignored for vhost-user (virtio-fs has no "
 				"backing files)\n");
 		o->passthrough = false;
+	}
+	if (o->io_uring && !o->mountpoint) {
+		fprintf(stderr, "boxshare: serve: note: --io-uring is ignored for vhost-user (it is a /dev/fuse "
+				"channel)\n");
+		o->io_uring = false;
 	}
 	if (!o->source && o->n_tree_args == 0 && !o->config_path) {
 		cli_error("serve: nothing to export: give --source DIR, --share/--file/--virtual or --config FILE");
@@ -576,6 +595,7 @@ static int serve(struct serve_cli *c)
 		.writeback = o->pt.writeback,
 		.announce_submounts = o->pt.announce_submounts,
 		.passthrough = o->passthrough,
+		.io_uring = o->io_uring,
 		.virtio = !o->mountpoint,
 	};
 	struct devfuse *d = NULL;
@@ -599,6 +619,13 @@ static int serve(struct serve_cli *c)
 			.readonly = o->readonly,
 			.nosuid_nodev = true,
 		};
+		if (popts.io_uring && (r = devfuse_uring_enable()) < 0) {
+			/* the kernel offers io_uring at INIT only with the parameter on: before the mount */
+			log_warn("serve: --io-uring: cannot turn on the fuse module's enable_uring (%s); serving "
+				 "over /dev/fuse alone",
+				 r == -ENOENT ? "this kernel has no FUSE over io_uring" : strerror(-r));
+			popts.io_uring = false;
+		}
 		int fd;
 		const char *step = NULL;
 		r = devfuse_mount(&mo, &fd, &step);
@@ -606,11 +633,19 @@ static int serve(struct serve_cli *c)
 			cli_error("mount boxshare on %s: %s: %s", o->mountpoint, step ? step : "mount", strerror(-r));
 			goto out;
 		}
-		r = devfuse_new(fd, o->threads ? o->threads : SERVE_DEFAULT_THREADS, &d);
+		unsigned threads = o->threads ? o->threads : SERVE_DEFAULT_THREADS;
+		r = devfuse_new(fd, threads, &d);
 		if (r < 0) {
 			cli_error("serve %s: preparing the readers: %s", o->mountpoint, strerror(-r));
 			unmount_cb(&um);
 			goto out;
+		}
+		/* the rings before the sandbox: its seccomp filter has no io_uring_setup */
+		unsigned nq = devfuse_uring_queues();
+		if (popts.io_uring && (r = devfuse_uring_prepare(d, (threads + nq - 1) / nq)) < 0) {
+			log_warn("serve: --io-uring: cannot set up io_uring (%s); serving over /dev/fuse alone",
+				 strerror(-r));
+			popts.io_uring = false;
 		}
 	} else if (o->socket_path) {
 		r = vu_listen(o->socket_path, &vu_fd);

@@ -31,6 +31,7 @@ struct serve_opts {
 	const char *tag;           /* --tag (virtiofsd compatibility; the tag itself is set by the VMM) */
 	unsigned threads;          /* --threads / --thread-pool-size */
 	bool passthrough;          /* --passthrough / -o passthrough: kernel FUSE passthrough (/dev/fuse only) */
+	bool io_uring; /* --io-uring: /dev/fuse requests through io_uring queues (FUSE over io_uring) */
 	bool wait_reconnect;
 	/* confinement */
 	struct sandbox_opts sandbox;

@@ -50,3 +50,45 @@ _Static_assert(sizeof(struct proto_open_out) == sizeof(struct fuse_open_out), "f
 
 /* fuse_init_out of 7.40 names unused[0] max_stack_depth. */
 #define PROTO_INIT_OUT_MAX_STACK_DEPTH(out) ((out)->unused[0])
+
+/*
+ * 7.42: FUSE over io_uring (flags2 bit 9). After INIT the server registers ring entries on /dev/fuse with
+ * IORING_OP_URING_CMD SQEs (128-byte SQEs: struct proto_uring_cmd_req in the command area): each entry is a
+ * header buffer (struct proto_uring_req_header) and a payload buffer of at least max(8 KiB, max_write,
+ * max_pages pages). A request arrives as the completion of the entry's last command: fuse_in_header in
+ * in_out, the opcode's fixed argument (in_args[0], at most 128 bytes) in op_in, the rest in the payload,
+ * and ring_ent_in_out says the payload size and the commit id. The reply goes back in the same entry
+ * (fuse_out_header in in_out, the reply body in the payload, its size in ring_ent_in_out.payload_sz) with a
+ * COMMIT_AND_FETCH command, which also hands the entry back for the next request. FORGET and INTERRUPT still
+ * come through read(2) of /dev/fuse.
+ */
+#ifndef FUSE_OVER_IO_URING
+#define FUSE_OVER_IO_URING (1ULL << 41)
+#endif
+#define PROTO_URING_IN_OUT_HEADER_SZ 128
+#define PROTO_URING_OP_IN_OUT_SZ 128
+#define PROTO_URING_CMD_REGISTER 1u
+#define PROTO_URING_CMD_COMMIT_AND_FETCH 2u
+
+struct proto_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id;  /* the request's unique: what COMMIT_AND_FETCH names */
+	uint32_t payload_sz; /* bytes of the payload buffer in use, in either direction */
+	uint32_t padding;
+	uint64_t reserved;
+};
+
+struct proto_uring_req_header {
+	uint8_t in_out[PROTO_URING_IN_OUT_HEADER_SZ]; /* fuse_in_header in, fuse_out_header back */
+	uint8_t op_in[PROTO_URING_OP_IN_OUT_SZ];      /* the opcode's fixed argument */
+	struct proto_uring_ent_in_out ring_ent_in_out;
+};
+_Static_assert(sizeof(struct proto_uring_req_header) == 288, "fuse_uring_req_header is 288 bytes");
+
+/* In the 80-byte command area of a 128-byte SQE. */
+struct proto_uring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};

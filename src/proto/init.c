@@ -180,6 +180,10 @@ ssize_t proto_do_init(struct proto_req *r)
 		flags |= FUSE_INIT_EXT;
 	if (offered & FUSE_DIRECT_IO_ALLOW_MMAP)
 		flags |= FUSE_DIRECT_IO_ALLOW_MMAP;
+	/* a transport matter, not the fs's: the requests keep their format, only the channel changes */
+	bool uring = s->opts.io_uring && !s->opts.virtio && (offered & FUSE_OVER_IO_URING);
+	if (uring)
+		flags |= FUSE_OVER_IO_URING;
 
 	out.minor = minor;
 	out.max_readahead = MIN(conn.max_readahead, minor >= 6 ? in.max_readahead : 0);
@@ -205,6 +209,10 @@ ssize_t proto_do_init(struct proto_req *r)
 	s->submounts = caps & FS_CAP_SUBMOUNTS;
 	s->dont_mask = caps & FS_CAP_DONT_MASK;
 	s->killpriv_v2 = caps & FS_CAP_HANDLE_KILLPRIV_V2;
+	s->uring = uring;
+	if (s->opts.io_uring)
+		log_info("proto: FUSE over io_uring %s", uring ? "on" : "off: the kernel does not offer it (Linux 6.14+, "
+								   "fuse module parameter enable_uring)");
 	log_debug("proto: INIT %u.%u: caps %#llx max_write %u max_pages %u", in.major, in.minor,
 		  (unsigned long long)caps, max_write, max_pages);
 

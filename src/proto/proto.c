@@ -164,6 +164,11 @@ bool proto_session_ready(const struct proto_session *s)
 	return atomic_load(&((struct proto_session *)s)->state) == PS_READY;
 }
 
+bool proto_session_uring(const struct proto_session *s)
+{
+	return proto_session_ready(s) && s->uring;
+}
+
 static size_t iov_total(const struct iovec *v, int cnt, bool *overflow)
 {
 	size_t t = 0;

@@ -25,6 +25,8 @@ struct proto_opts {
 	bool announce_submounts;  /* grant FUSE_SUBMOUNTS if offered (virtio-fs; /dev/fuse never offers it) */
 	bool passthrough;         /* grant FUSE_PASSTHROUGH if offered, the transport has backing files and the
 				   * writeback cache is not granted (the client cannot do both) */
+	bool io_uring;            /* grant FUSE_OVER_IO_URING if offered (the /dev/fuse transport then serves
+				   * requests from io_uring queues: proto_session_uring) */
 	bool virtio;              /* the transport is virtio-fs: no notifications, INIT arrives first too */
 	bool borrow_fs;           /* the session does not own fs (vhost-user: one fs, a session per connection) */
 };
@@ -83,3 +85,5 @@ size_t proto_request_room(const struct proto_session *s);
 bool proto_session_done(const struct proto_session *s);
 /* The INIT the client sent has been answered and the session serves requests. */
 bool proto_session_ready(const struct proto_session *s);
+/* INIT granted FUSE over io_uring (asked for in proto_opts and offered by the client). */
+bool proto_session_uring(const struct proto_session *s);

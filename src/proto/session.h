@@ -55,6 +55,7 @@ struct proto_session {
 	bool submounts;
 	bool dont_mask;
 	bool killpriv_v2;
+	bool uring; /* FUSE_OVER_IO_URING granted */
 
 	struct proto_backing *backing; /* passthrough backing ids per node (backing.h); NULL unless asked for */
 

@@ -55,7 +55,8 @@ static const char *const allow[] = {
 	"getresuid", "getresgid", "getgroups", "capget", "capset",
 	/* memory and threads */
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "futex", "futex_waitv", "set_robust_list",
-	"get_robust_list", "rseq", "set_tid_address", "sched_yield", "sched_getaffinity", "membarrier",
+	"get_robust_list", "rseq", "set_tid_address", "sched_yield", "sched_getaffinity", "sched_setaffinity",
+	"membarrier",
 	"gettid", "getpid", "exit", "exit_group", "restart_syscall",
 	/* signals */
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack",
@@ -63,6 +64,9 @@ static const char *const allow[] = {
 	"recvmsg", "sendmsg", "recvfrom", "sendto", "accept4", "accept", "shutdown", "poll", "ppoll",
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd2", "pipe2",
 	"signalfd4", "signalfd",
+	/* FUSE over io_uring: the rings exist before the filter, restricted to URING_CMD and READ (no
+	 * io_uring_setup here: a new ring could open or read past this filter) */
+	"io_uring_enter",
 	/* time and randomness */
 	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time", "getrandom",
 };

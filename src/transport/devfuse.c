@@ -13,6 +13,8 @@
  */
 #include "transport/devfuse.h"
 #include "transport/devfuse-backing.h"
+#include "transport/devfuse-int.h"
+#include "transport/devfuse-uring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -158,52 +160,6 @@ int devfuse_unmount(const char *path)
 
 /* ---- serving ---- */
 
-struct devfuse_reader {
-	struct devfuse *d;
-	int fd;
-	pthread_t thread;
-	bool started;
-	atomic_bool exited;
-	/* release-before-lock ordering (see lock_barrier): in_read is set while the reader is inside read() of
-	 * /dev/fuse (or about to enter it); gen counts the reads that returned, bumped after a RELEASE read
-	 * was announced in rel_pending */
-	atomic_bool in_read;
-	atomic_ulong gen;
-	pthread_t self; /* set by the reader itself before its first in_read: what lock_barrier pokes */
-};
-
-/* RELEASE/RELEASEDIR requests read but not yet handled, counted per stripe of node ids. */
-#define DEVFUSE_REL_STRIPES 256
-
-/*
- * A SETLKW may wait for ever, and the unlock that ends the wait arrives as another request: served inline,
- * enough of them would hold every reader and nothing could unlock. Each one gets a thread of its own
- * (rare: a malloc and a thread per lock wait are fine), up to DEVFUSE_LOCK_THREADS at once; beyond that
- * they are served inline.
- */
-#define DEVFUSE_LOCK_THREADS 64
-struct devfuse_lock_job {
-	struct devfuse *d;
-	int fd;
-	size_t len;
-	pthread_t thread;
-	atomic_bool busy; /* slot taken (set by the reader, cleared by the job when it is done) */
-	uint8_t *req;
-};
-
-struct devfuse {
-	int fd; /* the session fd: notifications go here */
-	unsigned n;
-	struct devfuse_reader *readers;
-	struct devfuse_lock_job locks[DEVFUSE_LOCK_THREADS];
-	bool stuck; /* a lock thread would not stop: the session is still in use */
-	struct proto_session *s;
-	atomic_bool stop;
-	atomic_int err; /* first fatal transport error, -errno */
-	int evfd;       /* a reader that stops for good tells the main thread here */
-	atomic_uint rel_pending[DEVFUSE_REL_STRIPES];
-};
-
 int devfuse_new(int fuse_fd, unsigned threads, struct devfuse **ret)
 {
 	_cleanup_close_ int fd = fuse_fd;
@@ -249,6 +205,7 @@ void devfuse_free(struct devfuse *d)
 {
 	if (!d || d->stuck)
 		return;
+	devfuse_uring_free(d->uring);
 	for (unsigned i = 1; i < d->n; i++)
 		safe_close(d->readers[i].fd);
 	safe_close(d->fd);
@@ -316,21 +273,26 @@ static void *lock_main(void *arg)
 {
 	struct devfuse_lock_job *j = arg;
 	uint8_t out[sizeof(struct fuse_out_header) + 64]; /* SETLKW replies carry no payload */
-	struct iovec iv = { j->req, j->len }, ov = { out, sizeof(out) };
-	ssize_t len = proto_handle(j->d->s, &iv, 1, &ov, 1);
+	struct iovec iv = { j->req, j->len }, ov[2] = { { out, sizeof(out) } };
+	if (j->ent)
+		devfuse_uring_reply_room(j->ent, ov);
+	ssize_t len = proto_handle(j->d->s, &iv, 1, ov, j->ent ? 2 : 1);
 	/* Woken because we are stopping, not because the client interrupted: no reply. The client would take
 	 * our EINTR for its own interruption (and, with no signal pending, show the caller ERESTARTSYS); the
 	 * connection's abort fails the request properly instead. */
-	if (!atomic_load(&j->d->stop))
-		send_reply(j->d, j->fd, out, len);
+	if (!atomic_load(&j->d->stop)) {
+		if (j->ent)
+			devfuse_uring_lock_done(j->ent, len);
+		else
+			send_reply(j->d, j->fd, out, len);
+	}
 	free(j->req);
 	j->req = NULL;
 	atomic_store(&j->busy, false);
 	return NULL;
 }
 
-/* Hand a SETLKW to a thread of its own; false if it must be served inline. */
-static bool offload_lock(struct devfuse *d, int fd, const void *req, size_t len)
+bool devfuse_offload_lock(struct devfuse *d, int fd, struct devfuse_uring_ent *ent, const void *req, size_t len)
 {
 	for (unsigned i = 0; i < DEVFUSE_LOCK_THREADS; i++) {
 		struct devfuse_lock_job *j = &d->locks[i];
@@ -341,6 +303,7 @@ static bool offload_lock(struct devfuse *d, int fd, const void *req, size_t len)
 			pthread_join(j->thread, NULL);
 		j->d = d;
 		j->fd = fd;
+		j->ent = ent;
 		j->len = len;
 		j->req = malloc(len);
 		if (!j->req) {
@@ -423,22 +386,11 @@ bool devfuse_stuck(const struct devfuse *d)
  * Nothing is shared on the hot path: ordinary requests touch only their reader's own counters and, for a
  * RELEASE, one stripe counter; the cost (a signal per idle reader) is paid by lock requests only.
  * A RELEASE the kernel still holds back (its background queue is full) is out of our reach.
+ * With io_uring queues (devfuse-uring.c) the same holds with queue threads for readers: a thread waiting for
+ * completions is poked through its eventfd and announces what it got before its gen moves. A RELEASE already
+ * handed to a queue thread busy with an earlier request is announced only when that request is done: out of
+ * reach too, like the background queue.
  */
-static unsigned rel_stripe(uint64_t nodeid)
-{
-	return (unsigned)((nodeid * 0x9e3779b97f4a7c15ull) >> 56) % DEVFUSE_REL_STRIPES;
-}
-
-static bool is_release(uint32_t op)
-{
-	return op == FUSE_RELEASE || op == FUSE_RELEASEDIR;
-}
-
-static bool is_lock(uint32_t op)
-{
-	return op == FUSE_GETLK || op == FUSE_SETLK || op == FUSE_SETLKW;
-}
-
 static void short_wait(unsigned round)
 {
 	if (round < 16) {
@@ -449,11 +401,12 @@ static void short_wait(unsigned round)
 	}
 }
 
-static void lock_barrier(struct devfuse *d, const struct devfuse_reader *self, uint64_t nodeid)
+void devfuse_lock_barrier(struct devfuse *d, const void *self, uint64_t nodeid)
 {
+	devfuse_uring_barrier(d, self);
 	for (unsigned i = 0; i < d->n; i++) {
 		struct devfuse_reader *rd = &d->readers[i];
-		if (rd == self || atomic_load(&rd->exited) || !atomic_load(&rd->in_read))
+		if ((const void *)rd == self || atomic_load(&rd->exited) || !atomic_load(&rd->in_read))
 			continue;
 		unsigned long g = atomic_load(&rd->gen);
 		/* poke again and again: a poke that lands just before the reader enters read() is lost */
@@ -465,7 +418,7 @@ static void lock_barrier(struct devfuse *d, const struct devfuse_reader *self, u
 			short_wait(round);
 		}
 	}
-	atomic_uint *c = &d->rel_pending[rel_stripe(nodeid)];
+	atomic_uint *c = &d->rel_pending[devfuse_rel_stripe(nodeid)];
 	for (unsigned round = 0; atomic_load(c) > 0 && !atomic_load(&d->stop); round++)
 		short_wait(round);
 }
@@ -493,8 +446,8 @@ static void *reader_main(void *arg)
 		const struct fuse_in_header *h = in;
 		bool hdr = n >= (ssize_t)sizeof(*h);
 		atomic_uint *rel = NULL;
-		if (hdr && is_release(h->opcode)) {
-			rel = &d->rel_pending[rel_stripe(h->nodeid)];
+		if (hdr && devfuse_is_release(h->opcode)) {
+			rel = &d->rel_pending[devfuse_rel_stripe(h->nodeid)];
 			atomic_fetch_add(rel, 1);
 		}
 		atomic_fetch_add(&rd->gen, 1);
@@ -510,13 +463,16 @@ static void *reader_main(void *arg)
 				err = -errno;
 			break;
 		}
-		if (hdr && is_lock(h->opcode) && d->n > 1)
-			lock_barrier(d, rd, h->nodeid);
-		if (hdr && h->opcode == FUSE_SETLKW && offload_lock(d, fd, in, (size_t)n))
+		if (hdr && devfuse_is_lock(h->opcode))
+			devfuse_lock_barrier(d, rd, h->nodeid);
+		if (hdr && h->opcode == FUSE_SETLKW && devfuse_offload_lock(d, fd, NULL, in, (size_t)n))
 			continue;
 		struct iovec iv = { in, (size_t)n };
 		struct iovec ov = { out, out_room };
 		send_reply(d, fd, out, proto_handle(d->s, &iv, 1, &ov, 1));
+		/* INIT answered (the client has it once writev returned): the io_uring queues may register now */
+		if (hdr && h->opcode == FUSE_INIT && d->uring && proto_session_uring(d->s))
+			devfuse_uring_start(d);
 		if (rel)
 			atomic_fetch_sub(rel, 1);
 		if (proto_session_done(d->s))
@@ -655,6 +611,7 @@ join:
 			pthread_join(d->readers[i].thread, NULL);
 			d->readers[i].started = false;
 		}
+	devfuse_uring_stop(d);
 	stop_lock_jobs(d);
 	if (r == 0)
 		r = atomic_load(&d->err);

@@ -11,7 +11,7 @@ unshare --mount --pid --net --fork true 2>/dev/null && modes="namespace none" ||
 	echo "note: namespaces refused here; testing --sandbox none only" >&2
 
 # LeakSanitizer's own ptrace is allowed in sanitizer builds: do not count on ptrace there.
-forbidden="mount socket execve unshare"
+forbidden="mount socket execve unshare io_uring_setup"
 [ "$san" = 1 ] || forbidden="$forbidden ptrace"
 
 for mode in $modes; do
