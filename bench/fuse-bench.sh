@@ -8,9 +8,11 @@
 #                       [--out DIR]
 #
 # Options as run (say them when you quote the figures):
-#   boxshare:       serve --cache auto --threads $BOX_THREADS --inode-file-handles prefer --passthrough
+#   boxshare:       serve --cache auto --threads $BOX_THREADS --inode-file-handles prefer --passthrough --io-uring
 #                   (BOX_THREADS default 4; BOX_FLAGS overrides all of it. --passthrough: the kernel reads
-#                   and writes open regular files itself, Linux 6.9+; the server keeps CAP_SYS_ADMIN)
+#                   and writes open regular files itself, Linux 6.9+; the server keeps CAP_SYS_ADMIN.
+#                   --io-uring: requests through a queue per CPU, Linux 6.14+; turns on the fuse module's
+#                   enable_uring parameter)
 #   bindfs:         bindfs SRC MNT  (its defaults)
 #   passthrough_ll: passthrough_ll -f -o source=SRC -o cache=auto MNT  (multi-threaded, its default)
 # Workloads (every run, targets interleaved so machine noise spreads over all of them, in an order that
@@ -36,12 +38,12 @@ while [ $# -gt 0 ]; do
 	--targets) TARGETS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--quick) QUICK=1; shift ;;
-	-h|--help) sed -n '3,20p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,22p' "$0"; exit 0 ;;
 	*) echo "fuse-bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 # handles: without them the server holds one fd per inode the kernel caches and 20k files exceed the fd limit
-BOX_FLAGS=${BOX_FLAGS:---cache auto --threads $BOX_THREADS --inode-file-handles prefer --passthrough}
+BOX_FLAGS=${BOX_FLAGS:---cache auto --threads $BOX_THREADS --inode-file-handles prefer --passthrough --io-uring}
 
 NFILES=20000 NSMALL=10000 SMALL=4096 BIG=256 FIO_SECS=4
 if [ "$QUICK" = 1 ]; then NFILES=2000 NSMALL=1000 BIG=32 FIO_SECS=1; fi
