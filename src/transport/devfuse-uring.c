@@ -76,6 +76,8 @@ struct uring_thr {
 	struct devfuse_uring_ent *done; /* under mu: parked entries whose lock job answered */
 	struct devfuse_uring_ent *ents;
 	struct devfuse_uring_ent *spare;
+	unsigned live;   /* entries with a command in the kernel */
+	unsigned parked; /* entries with a lock job */
 };
 
 struct devfuse_uring {
@@ -273,6 +275,7 @@ static int submit_cmd(struct uring_thr *t, struct devfuse_uring_ent *e, uint32_t
 	c->qid = (uint16_t)t->qid;
 	c->commit_id = commit_id;
 	io_uring_sqe_set_data(sqe, e);
+	t->live++;
 	return 0;
 }
 
@@ -332,6 +335,7 @@ static void drain_done(struct uring_thr *t)
 	for (struct devfuse_uring_ent *next; e; e = next) {
 		next = e->link;
 		e->link = NULL;
+		t->parked--;
 		if (commit(t, e, e->commit_id, e->done_len) < 0)
 			log_warn("devfuse: io_uring: queue %u: the submission queue is full; a lock reply is lost", t->qid);
 	}
@@ -356,6 +360,7 @@ static bool park_lock(struct uring_thr *t, struct devfuse_uring_ent *e, const st
 		t->spare = spare;
 		return false;
 	}
+	t->parked++;
 	spare->tries = 0;
 	if (submit_cmd(t, spare, PROTO_URING_CMD_REGISTER, 0) < 0)
 		log_warn("devfuse: io_uring: queue %u: cannot register a spare entry", t->qid);
@@ -408,19 +413,23 @@ static bool handle_cqe(struct uring_thr *t, const struct io_uring_cqe *cqe)
 		return true;
 	}
 	struct devfuse_uring_ent *e = io_uring_cqe_get_data(cqe);
+	t->live--;
 	if (cqe->res == -EAGAIN && e->tries < URING_REGISTER_TRIES) {
 		/* registered before the kernel took INIT's reply in: again, a little later */
 		e->tries++;
 		struct timespec ts = { 0, 1000000 };
 		nanosleep(&ts, NULL);
-		return submit_cmd(t, e, PROTO_URING_CMD_REGISTER, 0) == 0;
+		return submit_cmd(t, e, PROTO_URING_CMD_REGISTER, 0) == 0 || t->live > 0 || t->parked > 0;
 	}
 	if (cqe->res < 0) {
-		if (!connection_gone(cqe->res))
-			log_warn("devfuse: io_uring: queue %u: %s; its requests go through /dev/fuse if the kernel "
-				 "allows",
-				 t->qid, strerror(-cqe->res));
-		return false;
+		if (connection_gone(cqe->res))
+			return false;
+		log_warn("devfuse: io_uring: queue %u: %s; its requests go through /dev/fuse if the kernel allows",
+			 t->qid, strerror(-cqe->res));
+		/* that entry is out of the kernel: a spare now; the thread goes on while it has others */
+		e->link = t->spare;
+		t->spare = e;
+		return t->live > 0 || t->parked > 0;
 	}
 	serve(t, e);
 	return true;
@@ -468,29 +477,18 @@ static void *thr_main(void *arg)
 		}
 		atomic_fetch_add(&t->gen, 1);
 		atomic_store(&t->in_wait, false);
-		if (k < 0 && k != -EINTR && k != -EAGAIN && k != -EBUSY && k != -ETIME) {
-			log_warn("devfuse: io_uring: queue %u: io_uring_enter: %s", t->qid, strerror(-k));
-			break;
-		}
+		/* every completion is handled, even after one says stop: each announced RELEASE is served (and
+		 * uncounted), each request answered (a commit on a dead connection fails harmlessly) */
 		io_uring_for_each_cqe(&t->ring, head, cqe)
 		{
 			n++;
-			if (go && !handle_cqe(t, cqe))
-				go = false;
+			go = handle_cqe(t, cqe) && go;
 		}
 		io_uring_cq_advance(&t->ring, n);
 		drain_done(t);
-	}
-	/* what we still hold: RELEASE counts of requests never served */
-	unsigned head;
-	struct io_uring_cqe *cqe;
-	io_uring_for_each_cqe(&t->ring, head, cqe)
-	{
-		if (cqe->user_data != URING_EV_TAG && cqe->res >= 0) {
-			struct devfuse_uring_ent *r = io_uring_cqe_get_data(cqe);
-			if (r->rel)
-				atomic_fetch_sub(r->rel, 1);
-			r->rel = NULL;
+		if (k < 0 && k != -EINTR && k != -EAGAIN && k != -EBUSY && k != -ETIME) {
+			log_warn("devfuse: io_uring: queue %u: io_uring_enter: %s", t->qid, strerror(-k));
+			break;
 		}
 	}
 out:
