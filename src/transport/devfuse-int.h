@@ -7,10 +7,12 @@
 
 #include <linux/fuse.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "proto/proto.h"
 
@@ -78,6 +80,17 @@ static inline bool devfuse_is_release(uint32_t op)
 static inline bool devfuse_is_lock(uint32_t op)
 {
 	return op == FUSE_GETLK || op == FUSE_SETLK || op == FUSE_SETLKW;
+}
+
+/* A wait for another thread's short step: yield first, then sleep 50 us at a time. */
+static inline void devfuse_short_wait(unsigned round)
+{
+	if (round < 16) {
+		sched_yield();
+	} else {
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* Wait until every RELEASE of nodeid the kernel handed out before the lock request at hand was handled.

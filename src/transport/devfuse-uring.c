@@ -520,16 +520,6 @@ void devfuse_uring_start(struct devfuse *d)
 	log_info("devfuse: FUSE over io_uring: %u queues, %u threads each (%u started)", u->nq, u->per_q, ok);
 }
 
-static void short_wait(unsigned round)
-{
-	if (round < 16) {
-		sched_yield();
-	} else {
-		struct timespec ts = { 0, 50000 };
-		nanosleep(&ts, NULL);
-	}
-}
-
 static void poke(struct uring_thr *t)
 {
 	uint64_t one = 1;
@@ -552,7 +542,7 @@ void devfuse_uring_barrier(struct devfuse *d, const void *self)
 		for (unsigned round = 0; atomic_load(&t->in_wait) && atomic_load(&t->gen) == g &&
 					 !atomic_load(&t->exited) && !atomic_load(&d->stop);
 		     round++)
-			short_wait(round);
+			devfuse_short_wait(round);
 	}
 }
 

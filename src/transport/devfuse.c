@@ -391,16 +391,6 @@ bool devfuse_stuck(const struct devfuse *d)
  * handed to a queue thread busy with an earlier request is announced only when that request is done: out of
  * reach too, like the background queue.
  */
-static void short_wait(unsigned round)
-{
-	if (round < 16) {
-		sched_yield();
-	} else {
-		struct timespec ts = { 0, 50000 };
-		nanosleep(&ts, NULL);
-	}
-}
-
 void devfuse_lock_barrier(struct devfuse *d, const void *self, uint64_t nodeid)
 {
 	devfuse_uring_barrier(d, self);
@@ -415,12 +405,12 @@ void devfuse_lock_barrier(struct devfuse *d, const void *self, uint64_t nodeid)
 		     round++) {
 			if (round % 8 == 0)
 				pthread_kill(rd->self, PROTO_INTR_SIGNAL);
-			short_wait(round);
+			devfuse_short_wait(round);
 		}
 	}
 	atomic_uint *c = &d->rel_pending[devfuse_rel_stripe(nodeid)];
 	for (unsigned round = 0; atomic_load(c) > 0 && !atomic_load(&d->stop); round++)
-		short_wait(round);
+		devfuse_short_wait(round);
 }
 
 static void *reader_main(void *arg)
