@@ -4,8 +4,11 @@
  * then serve it from a pool of threads, each reading requests from its own clone of the session fd
  * (FUSE_DEV_IOC_CLONE) into its own buffers and writing each reply with one writev.
  *
- * Order of use: devfuse_mount() and devfuse_new() while the host's /dev and mount point are visible, then the
- * sandbox, then devfuse_run().
+ * With devfuse_uring_prepare() (devfuse-uring.h) the requests come through io_uring queues once INIT is answered;
+ * the readers then carry INIT, FORGET and INTERRUPT.
+ *
+ * Order of use: devfuse_mount() and devfuse_new() (and devfuse_uring_prepare()) while the host's /dev and mount
+ * point are visible, then the sandbox, then devfuse_run().
  */
 #pragma once
 
