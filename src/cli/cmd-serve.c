@@ -641,8 +641,7 @@ static int serve(struct serve_cli *c)
 			goto out;
 		}
 		/* the rings before the sandbox: its seccomp filter has no io_uring_setup */
-		unsigned nq = devfuse_uring_queues();
-		if (popts.io_uring && (r = devfuse_uring_prepare(d, (threads + nq - 1) / nq)) < 0) {
+		if (popts.io_uring && (r = devfuse_uring_prepare(d, threads)) < 0) {
 			log_warn("serve: --io-uring: cannot set up io_uring (%s); serving over /dev/fuse alone",
 				 strerror(-r));
 			popts.io_uring = false;

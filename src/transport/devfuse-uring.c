@@ -39,7 +39,8 @@
 #include "util/log.h"
 #include "util/macros.h"
 
-#define URING_SQ_ENTRIES 128 /* one entry + one per parked lock wait (at most DEVFUSE_LOCK_THREADS) + the eventfd */
+/* an entry per queue served + one per parked lock wait (at most DEVFUSE_LOCK_THREADS) + the eventfd */
+#define URING_SQ_ENTRIES 512
 #define URING_EV_TAG 1u      /* user_data of the eventfd READ (entries are pointers: never 1) */
 #define URING_REGISTER_TRIES 200
 
@@ -56,11 +57,14 @@ struct devfuse_uring_ent {
 	uint64_t commit_id;                  /* of a parked request */
 	ssize_t done_len;                    /* a lock job's proto_handle() result */
 	unsigned tries;                      /* REGISTER attempts that got EAGAIN */
+	uint16_t qid;                        /* the queue the entry serves */
 };
 
 struct uring_thr {
 	struct devfuse *d;
-	unsigned qid;
+	unsigned qid;    /* its CPU's queue, and the CPU it runs on */
+	unsigned *extra; /* queues of CPUs we may not run on (offline, outside our cpuset), served from here */
+	unsigned n_extra;
 	struct io_uring ring;
 	bool ring_ok;
 	int evfd;
@@ -81,7 +85,7 @@ struct uring_thr {
 };
 
 struct devfuse_uring {
-	unsigned nq, per_q, n;
+	unsigned nq, ncpu, per_q, n; /* queues; CPUs we run on; threads on each; threads */
 	struct uring_thr *thr;
 	atomic_bool started;
 	size_t payload_len;
@@ -114,7 +118,7 @@ int devfuse_uring_enable(void)
 }
 
 /* The kernel's num_possible_cpus(): one queue each. */
-unsigned devfuse_uring_queues(void)
+static unsigned devfuse_uring_queues(void)
 {
 	char buf[256];
 	unsigned count = 0;
@@ -167,16 +171,31 @@ static int ring_new(struct uring_thr *t)
 	return t->evfd < 0 ? -errno : 0;
 }
 
-int devfuse_uring_prepare(struct devfuse *d, unsigned threads_per_queue)
+int devfuse_uring_prepare(struct devfuse *d, unsigned threads)
 {
 	struct devfuse_uring *u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->nq = devfuse_uring_queues();
-	u->per_q = threads_per_queue ? threads_per_queue : 1;
-	u->n = u->nq * u->per_q;
+	/* Threads only on the CPUs we may run on; the queues of the others (possible but offline, or outside our
+	 * cpuset: a VM with hotplug slots may have many) are served by those threads too, one entry each. */
+	cpu_set_t allowed;
+	unsigned *home = calloc(u->nq, sizeof(*home));
+	if (!home) {
+		free(u);
+		return -ENOMEM;
+	}
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+		for (unsigned q = 0; q < u->nq && q < CPU_SETSIZE; q++)
+			if (CPU_ISSET(q, &allowed))
+				home[u->ncpu++] = q;
+	if (u->ncpu == 0)
+		home[u->ncpu++] = 0;
+	u->per_q = MAX(1u, (threads + u->ncpu - 1) / u->ncpu);
+	u->n = u->ncpu * u->per_q;
 	u->thr = calloc(u->n, sizeof(*u->thr));
 	if (!u->thr) {
+		free(home);
 		free(u);
 		return -ENOMEM;
 	}
@@ -185,7 +204,7 @@ int devfuse_uring_prepare(struct devfuse *d, unsigned threads_per_queue)
 	for (unsigned i = 0; i < u->n; i++) {
 		struct uring_thr *t = &u->thr[i];
 		t->d = d;
-		t->qid = i % u->nq;
+		t->qid = home[i / u->per_q];
 		t->evfd = -1;
 		atomic_init(&t->exited, false);
 		atomic_init(&t->in_wait, false);
@@ -194,6 +213,24 @@ int devfuse_uring_prepare(struct devfuse *d, unsigned threads_per_queue)
 		if (r == 0)
 			r = ring_new(t);
 	}
+	/* the other queues, round-robin over the first thread of each CPU */
+	unsigned k = 0;
+	for (unsigned q = 0; q < u->nq && r == 0; q++) {
+		bool is_home = false;
+		for (unsigned c = 0; c < u->ncpu; c++)
+			is_home = is_home || home[c] == q;
+		if (is_home)
+			continue;
+		struct uring_thr *t = &u->thr[(k++ % u->ncpu) * u->per_q];
+		unsigned *x = realloc(t->extra, (t->n_extra + 1) * sizeof(*x));
+		if (!x) {
+			r = -ENOMEM;
+			break;
+		}
+		t->extra = x;
+		t->extra[t->n_extra++] = q;
+	}
+	free(home);
 	if (r < 0) {
 		devfuse_uring_free(u);
 		return r;
@@ -217,6 +254,7 @@ void devfuse_uring_free(struct devfuse_uring *u)
 			free(e);
 		}
 		pthread_mutex_destroy(&t->mu);
+		free(t->extra);
 	}
 	free(u->thr);
 	free(u);
@@ -272,7 +310,7 @@ static int submit_cmd(struct uring_thr *t, struct devfuse_uring_ent *e, uint32_t
 		sqe->len = 2;
 	}
 	struct proto_uring_cmd_req *c = (struct proto_uring_cmd_req *)sqe->cmd;
-	c->qid = (uint16_t)t->qid;
+	c->qid = e->qid;
 	c->commit_id = commit_id;
 	io_uring_sqe_set_data(sqe, e);
 	t->live++;
@@ -337,7 +375,7 @@ static void drain_done(struct uring_thr *t)
 		e->link = NULL;
 		t->parked--;
 		if (commit(t, e, e->commit_id, e->done_len) < 0)
-			log_warn("devfuse: io_uring: queue %u: the submission queue is full; a lock reply is lost", t->qid);
+			log_warn("devfuse: io_uring: queue %u: the submission queue is full; a lock reply is lost", e->qid);
 	}
 }
 
@@ -362,8 +400,9 @@ static bool park_lock(struct uring_thr *t, struct devfuse_uring_ent *e, const st
 	}
 	t->parked++;
 	spare->tries = 0;
+	spare->qid = e->qid;
 	if (submit_cmd(t, spare, PROTO_URING_CMD_REGISTER, 0) < 0)
-		log_warn("devfuse: io_uring: queue %u: cannot register a spare entry", t->qid);
+		log_warn("devfuse: io_uring: queue %u: cannot register a spare entry", e->qid);
 	return true;
 }
 
@@ -394,7 +433,7 @@ static void serve(struct uring_thr *t, struct devfuse_uring_ent *e)
 	struct iovec out[2];
 	devfuse_uring_reply_room(e, out);
 	if (commit(t, e, io.commit_id, proto_handle(d->s, in, 3, out, 2)) < 0)
-		log_warn("devfuse: io_uring: queue %u: the submission queue is full; a reply is lost", t->qid);
+		log_warn("devfuse: io_uring: queue %u: the submission queue is full; a reply is lost", e->qid);
 out:
 	if (rel)
 		atomic_fetch_sub(rel, 1);
@@ -425,7 +464,7 @@ static bool handle_cqe(struct uring_thr *t, const struct io_uring_cqe *cqe)
 		if (connection_gone(cqe->res))
 			return false;
 		log_warn("devfuse: io_uring: queue %u: %s; its requests go through /dev/fuse if the kernel allows",
-			 t->qid, strerror(-cqe->res));
+			 e->qid, strerror(-cqe->res));
 		/* that entry is out of the kernel: a spare now; the thread goes on while it has others */
 		e->link = t->spare;
 		t->spare = e;
@@ -451,10 +490,15 @@ static void *thr_main(void *arg)
 	struct uring_thr *t = arg;
 	struct devfuse *d = t->d;
 	pin(t);
-	struct devfuse_uring_ent *e = ent_get(t);
-	if (!e || submit_cmd(t, e, PROTO_URING_CMD_REGISTER, 0) < 0) {
-		log_warn("devfuse: io_uring: queue %u: out of memory", t->qid);
-		goto out;
+	for (unsigned i = 0; i <= t->n_extra; i++) {
+		struct devfuse_uring_ent *e = ent_get(t);
+		if (!e) {
+			log_warn("devfuse: io_uring: queue %u: out of memory", i ? t->extra[i - 1] : t->qid);
+			goto out;
+		}
+		e->qid = (uint16_t)(i ? t->extra[i - 1] : t->qid);
+		if (submit_cmd(t, e, PROTO_URING_CMD_REGISTER, 0) < 0)
+			goto out;
 	}
 	bool go = true;
 	while (go && !atomic_load(&d->stop)) {
@@ -517,7 +561,8 @@ void devfuse_uring_start(struct devfuse *d)
 		t->started = true;
 		ok++;
 	}
-	log_info("devfuse: FUSE over io_uring: %u queues, %u threads each (%u started)", u->nq, u->per_q, ok);
+	log_info("devfuse: FUSE over io_uring: %u queues; %u threads on each of %u CPUs (%u started)", u->nq, u->per_q,
+		 u->ncpu, ok);
 }
 
 static void poke(struct uring_thr *t)

@@ -23,12 +23,11 @@ struct devfuse;
 int devfuse_uring_enable(void);
 
 /*
- * Make the rings for d (before the sandbox): one queue per possible CPU, threads_per_queue threads each.
+ * Make the rings for d (before the sandbox): the kernel wants one queue per possible CPU; `threads` threads are
+ * divided among the CPUs we may run on (at least one each), and serve those CPUs' queues and, spread over
+ * them, the queues of the other possible CPUs.
  * With these, d's readers grant FUSE over io_uring at INIT (proto_opts.io_uring must be set too) and the
  * queue threads take over once INIT is answered. -errno if io_uring is unavailable (the caller serves over
  * /dev/fuse alone).
  */
-int devfuse_uring_prepare(struct devfuse *d, unsigned threads_per_queue);
-
-/* The number of queues (possible CPUs) the kernel will ask for: threads_per_queue is derived from it. */
-unsigned devfuse_uring_queues(void);
+int devfuse_uring_prepare(struct devfuse *d, unsigned threads);

@@ -94,6 +94,25 @@ wait "$waiter"
 
 core_umount
 
+# -- a server confined to CPU 0 (a cpuset, or possible CPUs that are offline): its threads serve the other CPUs'
+# queues too, so a client on CPU 1 is answered through the ring
+ncpu=$(nproc --all)
+if [ "$ncpu" -ge 2 ]; then
+	all=$(taskset -pc $$ | sed 's/.*: //')
+	taskset -pc 0 $$ >/dev/null
+	core_mount --io-uring --threads 2 --log-level info
+	taskset -pc "$all" $$ >/dev/null
+	taskset -c 1 ls "$MNT" >/dev/null
+	grep -q "threads on each of 1 CPUs" "$SERVE_LOG" || core_fail "a server on CPU 0 alone: $(grep -o 'FUSE over io_uring: .*' "$SERVE_LOG")"
+	sleep 0.5
+	c0=$(ring_completions)
+	core_bounded 5 "a client on CPU 1" taskset -c 1 sh -c "for i in \$(seq 100); do stat '$MNT/x\$i' >/dev/null 2>&1 || true; done" ||
+		core_fail "a client on CPU 1 was not answered by a server confined to CPU 0"
+	c1=$(ring_completions)
+	[ $((c1 - c0)) -ge 100 ] || core_fail "100 LOOKUPs from CPU 1 made $((c1 - c0)) io_uring completions"
+	core_umount
+fi
+
 # -- SIGTERM: the server unmounts and exits 0
 core_mount --io-uring --threads 4
 ls "$MNT" >/dev/null
