@@ -82,7 +82,7 @@ static const char usage_text[] =
 	"  --io-uring              /dev/fuse: take requests through io_uring, one queue per CPU served by threads\n"
 	"                          pinned to it (FUSE over io_uring, Linux 6.14+; -o io_uring). Turns on the fuse\n"
 	"                          module's enable_uring parameter if it is off; --threads are divided among the\n"
-	"                          CPU queues (at least one each). Without kernel support: a warning, /dev/fuse\n"
+	"                          CPUs it may run on (at least one each). Without kernel support: a warning, /dev/fuse\n"
 	"  --inode-file-handles never|prefer|mandatory\n"
 	"                          keep file handles so idle inodes need no open fd (default never)\n"
 	"  --max-fds N             ceiling on inode fds held at once (default: from RLIMIT_NOFILE)\n"
