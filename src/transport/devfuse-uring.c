@@ -350,6 +350,14 @@ void devfuse_uring_reply_room(struct devfuse_uring_ent *e, struct iovec out[2])
 	out[1] = (struct iovec){ e->payload, e->t->d->uring->payload_len };
 }
 
+static void poke(struct uring_thr *t)
+{
+	uint64_t one = 1;
+	if (write(t->evfd, &one, sizeof(one)) < 0) {
+		/* cannot overflow; the thread looks at its done list at every wake-up anyway */
+	}
+}
+
 void devfuse_uring_lock_done(struct devfuse_uring_ent *e, ssize_t len)
 {
 	struct uring_thr *t = e->t;
@@ -358,10 +366,7 @@ void devfuse_uring_lock_done(struct devfuse_uring_ent *e, ssize_t len)
 	e->link = t->done;
 	t->done = e;
 	pthread_mutex_unlock(&t->mu);
-	uint64_t one = 1;
-	if (write(t->evfd, &one, sizeof(one)) < 0) {
-		/* cannot overflow; the thread drains the list at its next wake-up anyway */
-	}
+	poke(t);
 }
 
 static void drain_done(struct uring_thr *t)
@@ -563,14 +568,6 @@ void devfuse_uring_start(struct devfuse *d)
 	}
 	log_info("devfuse: FUSE over io_uring: %u queues; %u threads on each of %u CPUs (%u started)", u->nq, u->per_q,
 		 u->ncpu, ok);
-}
-
-static void poke(struct uring_thr *t)
-{
-	uint64_t one = 1;
-	if (write(t->evfd, &one, sizeof(one)) < 0) {
-		/* cannot overflow */
-	}
 }
 
 void devfuse_uring_barrier(struct devfuse *d, const void *self)
