@@ -17,6 +17,7 @@
 #include "fs/pt-cred.h"
 #include "fs/pt-fh.h"
 #include "fs/pt-int.h"
+#include "util/fsetid.h"
 #include "util/macros.h"
 #include "util/syscall.h"
 
@@ -146,6 +147,9 @@ int pt_setattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const stru
 	bool mtime = to_set & (FS_SET_MTIME | FS_SET_MTIME_NOW);
 	if (mtime)
 		pthread_mutex_lock(&n->mtime_mu);
+	/* chown, truncate and a setgid mode keep or clear suid/sgid by CAP_FSETID; times and plain modes do not */
+	if ((to_set & (FS_SET_UID | FS_SET_GID | FS_SET_SIZE)) || ((to_set & FS_SET_MODE) && (attr->st_mode & S_ISGID)))
+		thread_fsetid_restore();
 
 	/* owner before mode: a chown clears set-user-ID, which must not undo a mode set in the same request */
 	if (to_set & (FS_SET_UID | FS_SET_GID)) {
@@ -306,6 +310,7 @@ int pt_setxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const cha
 	if (xattr_flags & ~(XATTR_CREATE | XATTR_REPLACE))
 		return -EINVAL;
 	struct xreq q = { .op = XSET, .name = name, .buf = (void *)value, .size = size, .flags = xattr_flags };
+	thread_fsetid_restore(); /* an access ACL sets the mode, and keeps sgid by it */
 	ssize_t r = xattr_op(fs, ino, &q);
 	if (r < 0)
 		return (int)r;
@@ -338,6 +343,7 @@ int pt_listxattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, char *bu
 int pt_removexattr(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, const char *name)
 {
 	struct xreq q = { .op = XREMOVE, .name = name };
+	thread_fsetid_restore();
 	ssize_t r = xattr_op(fs, ino, &q);
 	return r < 0 ? (int)r : 0;
 }

@@ -13,6 +13,7 @@
 
 #include "fs/pt-cred.h"
 #include "fs/pt-int.h"
+#include "util/fsetid.h"
 #include "util/macros.h"
 
 #define STATX_WANT (STATX_BASIC_STATS | STATX_MNT_ID)
@@ -316,6 +317,8 @@ static int make_entry(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent_i
 	int r = parent_begin(pt, parent_id, name, &parent, &pfd);
 	if (r < 0)
 		return r;
+	if (mode & S_ISGID) /* kept outside the caller's groups only with CAP_FSETID (util/fsetid.c) */
+		thread_fsetid_restore();
 	struct pt_cred cred;
 	r = pt_cred_enter(ctx, pt->switch_creds, &cred);
 	if (r == 0) {

@@ -18,6 +18,7 @@
 #include "fs/pt-fh.h"
 #include "fs/pt-int.h"
 #include "fs/pt-lock.h"
+#include "util/fsetid.h"
 #include "util/log.h"
 #include "util/macros.h"
 
@@ -87,6 +88,8 @@ int pt_open(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, int flags, st
 	struct pt_inode *n = pt_inode_get(pt, ino);
 	if (!n)
 		return -ESTALE;
+	if (flags & O_TRUNC) /* truncating keeps or clears suid/sgid by CAP_FSETID (util/fsetid.c) */
+		thread_fsetid_restore();
 	int r = open_inode(pt, n, host_open_flags(pt, flags), ret);
 	pt_inode_put(pt, n);
 	return r;
@@ -160,6 +163,9 @@ int pt_create(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent_id, const
 	if (r < 0)
 		return r;
 	int hflags = host_open_flags(pt, flags);
+	/* a setgid mode outside the caller's groups, or truncating what exists: decided by CAP_FSETID */
+	if ((mode & S_ISGID) || (flags & O_TRUNC))
+		thread_fsetid_restore();
 	r = pt_open_reserve(pt);
 	if (r < 0)
 		goto out;
@@ -209,6 +215,8 @@ int pt_tmpfile(struct fs *fs, const struct fs_ctx *ctx, uint64_t parent_id, mode
 		r = -EINVAL; /* as open(2): an O_TMPFILE file must be writable */
 		goto out;
 	}
+	if (mode & S_ISGID)
+		thread_fsetid_restore();
 	r = pt_open_reserve(pt);
 	if (r < 0)
 		goto out;
@@ -366,6 +374,7 @@ int pt_write(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t fh,
 		return -EBADF;
 	bool wb = write_flags & FS_WRITE_CACHE, keep = false;
 	struct stat before;
+	thread_fsetid_restore(); /* a write by a root client keeps suid/sgid: the host decides by CAP_FSETID */
 	if (wb)
 		keep = wb_begin(f, &before);
 	struct iovec iovbuf[PT_IOV_MAX], *iov = iovbuf;
@@ -438,6 +447,7 @@ int pt_fallocate(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino, uint64_t
 	struct pt_fh *f = pt_fh_get(pt, fh, PT_FH_FILE);
 	if (!f)
 		return -EBADF;
+	thread_fsetid_restore();
 	int r = fallocate(f->fd, mode, off, len) < 0 ? -errno : 0;
 	pt_fh_put(pt, f);
 	return r;
@@ -479,6 +489,7 @@ int pt_copy_file_range(struct fs *fs, const struct fs_ctx *ctx, uint64_t ino_in,
 		return -EBADF;
 	}
 	loff_t oi = off_in, oo = off_out;
+	thread_fsetid_restore();
 	ssize_t k = copy_file_range(in->fd, &oi, out->fd, &oo, len, 0);
 	int r = k < 0 ? -errno : 0;
 	if (r == 0)

@@ -70,6 +70,30 @@ cat "$MNT/t" >/dev/null && cat "$MNT/t" >/dev/null || core_fail "reopening a rel
 grep -q "refused by the kernel" "$SERVE_LOG" && core_fail "passthrough was refused: $(grep refused "$SERVE_LOG")"
 core_umount
 
+# -- ...but a root client keeps setuid/setgid wherever root keeps them on the host. The thread that registered
+# a backing file keeps CAP_FSETID dropped until a request needs it back (util/fsetid.c): one worker thread, and
+# an open (a registration) right before each request that needs it.
+core_mount --passthrough --threads 1
+printf x >"$SHARE/reg"
+touch "$SHARE/g" && chown 0:65534 "$SHARE/g"
+cat "$MNT/reg" >/dev/null && chmod 2755 "$MNT/g"
+mode=$(stat -c %a "$SHARE/g")
+[ "$mode" = 2755 ] || core_fail "root's chmod 2755 of a file of another group left $mode on the host (setgid dropped)"
+printf x >"$SHARE/s" && chmod 4755 "$SHARE/s"
+cat "$MNT/reg" >/dev/null && truncate -s 0 "$MNT/s"
+mode=$(stat -c %a "$SHARE/s")
+[ "$mode" = 4755 ] || core_fail "root's truncate of a setuid file left $mode on the host (setuid dropped)"
+mkdir "$SHARE/sg" && chown 0:65534 "$SHARE/sg" && chmod 2775 "$SHARE/sg"
+cat "$MNT/reg" >/dev/null &&
+	python3 -c "import os, sys; os.close(os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o2755))" "$MNT/sg/new"
+mode=$(stat -c %a "$SHARE/sg/new")
+[ "$mode" = 2755 ] || core_fail "root's create of a setgid file in a setgid directory of another group: $mode on the host"
+printf x >"$MNT/reg2" && chmod 4755 "$MNT/reg2"
+printf y >>"$MNT/reg2" # a root writer through the backing file: the bits go (the safe side, see above)
+mode=$(stat -c %a "$SHARE/reg2")
+[ "$mode" = 755 ] || core_fail "a root write through a backing file left $mode: the registering thread had CAP_FSETID"
+core_umount
+
 # -- through the share tree's layers: real files keep passthrough, virtual ones are served by us, ro stays ro
 mkdir "$T/rw" "$T/ro"
 printf 'ro data\n' >"$T/ro/f"
