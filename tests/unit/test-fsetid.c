@@ -14,18 +14,8 @@
 #include <stdio.h>
 #include <sys/fsuid.h>
 
+#include "check.h"
 #include "util/syscall.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                         \
-	do {                                                                                                     \
-		if (!(cond)) {                                                                                   \
-			failures++;                                                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                     \
-			fprintf(stderr, __VA_ARGS__);                                                            \
-			fputc('\n', stderr);                                                                     \
-		}                                                                                                \
-	} while (0)
 
 static struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3];
 

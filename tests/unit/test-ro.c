@@ -10,18 +10,8 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "check.h"
 #include "util/macros.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                         \
-	do {                                                                                                     \
-		if (!(cond)) {                                                                                   \
-			failures++;                                                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                     \
-			fprintf(stderr, __VA_ARGS__);                                                            \
-			fputc('\n', stderr);                                                                     \
-		}                                                                                                \
-	} while (0)
 
 /* -- the inner mock: every op counts its calls and succeeds -- */
 static unsigned calls[64];

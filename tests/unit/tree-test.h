@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers of the share-tree unit tests: CHECK, and listing a directory through readdir(plus). */
+/* Helpers of the share-tree unit tests: CHECK (check.h), and listing a directory through readdir(plus). */
 #pragma once
 
 #include <boxshare/fs.h>
@@ -7,18 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "proto/wire.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                                         \
-	do {                                                                                                     \
-		if (!(cond)) {                                                                                   \
-			failures++;                                                                              \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                     \
-			fprintf(stderr, __VA_ARGS__);                                                            \
-			fputc('\n', stderr);                                                                     \
-		}                                                                                                \
-	} while (0)
 
 static const struct fs_ctx uctx = { 0, 0, 1, 022 };
 
