@@ -40,9 +40,13 @@ core_kill_server() {
 	SERVE_PID=
 }
 
+# A test's own clean-up (e.g. a trace instance to remove) goes in CORE_EXIT_HOOK, run first by core_cleanup:
+# a trap of its own in front of core_cleanup would hand core_cleanup its own status instead of the test's.
+CORE_EXIT_HOOK=
 core_cleanup() {
 	local rc=$?
 	set +e
+	[ -n "$CORE_EXIT_HOOK" ] && $CORE_EXIT_HOOK
 	core_kill_server
 	if [ -n "$T" ]; then
 		# never leave a mount behind, whatever happened

@@ -145,7 +145,7 @@ if [ ! -d $TR/events/fuse/fuse_request_send ] || ! mkdir "$TR/instances/bxpt.$$"
 fi
 INST=$TR/instances/bxpt.$$
 cleanup_trace() { echo 0 >"$INST/events/fuse/fuse_request_send/enable" 2>/dev/null; rmdir "$INST" 2>/dev/null; }
-trap 'cleanup_trace; core_cleanup' EXIT
+CORE_EXIT_HOOK=cleanup_trace
 
 # io_requests FLAGS...: mount, open a 4 MiB file once, read it all and write 1 MiB through that fd, and print
 # how many FUSE_READ + FUSE_WRITE requests the client sent for it, in $COUNT.

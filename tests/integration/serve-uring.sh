@@ -14,7 +14,7 @@ PARAM=/sys/module/fuse/parameters/enable_uring
 [ -e "$PARAM" ] || core_skip "this kernel has no FUSE over io_uring ($PARAM is missing: Linux 6.14+ with CONFIG_FUSE_IO_URING)"
 before=$(cat "$PARAM")
 restore_param() { [ -w "$PARAM" ] && echo "$before" >"$PARAM" 2>/dev/null; }
-trap 'restore_param; core_cleanup' EXIT
+CORE_EXIT_HOOK=restore_param
 
 # -- the server turns the parameter on itself (when we may turn it off to see that)
 if echo N >"$PARAM" 2>/dev/null; then
