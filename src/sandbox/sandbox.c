@@ -6,9 +6,11 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "sb-caps.h"
 #include "sb-init.h"
@@ -65,6 +67,30 @@ int sandbox_nofile_raise(uint64_t want, uint64_t *ret_soft)
 	}
 	if (ret_soft)
 		*ret_soft = (uint64_t)target;
+	return 0;
+}
+
+int sandbox_fdtable_presize(unsigned n)
+{
+	struct rlimit rl;
+	if (n < 2 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if ((rlim_t)n > rl.rlim_cur)
+		n = (unsigned)rl.rlim_cur; /* < n: fits */
+	if (n < 2)
+		return 0;
+	/* the lowest free fd at or above n - 1 makes the kernel size the table for it; the table never shrinks */
+	int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, (int)(n - 1));
+	if (fd < 0) {
+		int self = open("/", O_PATH | O_CLOEXEC); /* stderr may be closed */
+		if (self < 0)
+			return -errno;
+		fd = fcntl(self, F_DUPFD_CLOEXEC, (int)(n - 1));
+		close(self);
+		if (fd < 0)
+			return -errno;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -126,6 +152,10 @@ int sandbox_enter(const struct sandbox_opts *o)
 	case SANDBOX_NONE:
 		break;
 	}
+
+	/* The process that serves, from here on: give it its whole fd table now, while it has one thread. */
+	if ((r = sandbox_fdtable_presize(o->fdtable)) < 0)
+		log_debug("sandbox: presizing the fd table: %d", r);
 
 	/* Nothing gained through execve from here on (set-uid files, file capabilities), whatever the mode. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

@@ -26,6 +26,8 @@ struct sandbox_opts {
 	enum sandbox_mode mode;
 	enum sandbox_seccomp seccomp;
 	uint64_t nofile;          /* RLIMIT_NOFILE wanted: raised up to the hard limit (no CAP_SYS_RESOURCE) */
+	unsigned fdtable;         /* fd table slots the serving process gets before its threads start (0: as it
+				   * is; see sandbox_fdtable_presize) */
 	bool keep_chown;          /* keep CAP_CHOWN/CAP_FOWNER/CAP_FSETID/CAP_SETFCAP/CAP_MKNOD... (a rw share);
 				   * false: the whole export is read-only, and so are the share mounts in the sandbox */
 	/* The server never opens files by handle (--inode-file-handles never): drop CAP_DAC_READ_SEARCH and refuse
@@ -63,6 +65,21 @@ int sandbox_enter(const struct sandbox_opts *o);
  * sandbox_enter() calls it with o->nofile; the caller may call it earlier to size its fd ceiling. 0 or -errno.
  */
 int sandbox_nofile_raise(uint64_t want, uint64_t *ret_soft);
+
+/*
+ * Grow the calling process's fd table to hold fds up to n - 1 (at most RLIMIT_NOFILE), so that it never grows
+ * while the process is serving. A table shared by several threads grows only after an RCU grace period
+ * (expand_fdtable() calls synchronize_rcu() when files->count > 1): a few milliseconds per doubling on an
+ * idle machine, tens on a busy VM, paid by whichever request opens the fd that does not fit. A passthrough
+ * server holds an fd per inode the client knows, so a fresh server creating 20k files crossed 9 doublings
+ * (serve's CREATE averaged 30 us on tmpfs, 22 of them in the first open of a new fd number; 8 us after).
+ * sandbox_enter() calls it with o->fdtable in the process that serves, before threads start. A slot costs 8
+ * bytes of kernel memory whether used or not (the kernel rounds up to a power of two): callers size it to the
+ * fds they may hold, up to SANDBOX_FDTABLE_PRESIZE_MAX (256 KiB; past it a doubling is one grace period per
+ * 32k+ fds). 0 or -errno; n < 2 does nothing.
+ */
+#define SANDBOX_FDTABLE_PRESIZE_MAX 32768u
+int sandbox_fdtable_presize(unsigned n);
 
 /* Parse the --sandbox and --seccomp values; -EINVAL if unknown. */
 int sandbox_mode_parse(const char *s, enum sandbox_mode *ret);

@@ -41,6 +41,15 @@ find_all() {
 for threads in 1 4; do
 	core_mount --threads "$threads" --inode-file-handles=prefer --max-fds $MAXFDS
 	base=$(core_server_fds)
+	# the serving process (the last of the tree) got its fd table before its threads started (a table shared
+	# by threads grows only after an RCU grace period, paid by the request that crosses the size): room for
+	# --max-fds inode fds and 1024 open files, rounded up to a power of two by the kernel, and no more
+	srv=$(core_server_pids "$SERVE_PID" | tail -1)
+	fdsize=$(awk '/^FDSize:/ {print $2}' /proc/"$srv"/status)
+	echo "# threads $threads: the server's fd table has $fdsize slots"
+	room=$((MAXFDS + 1024))
+	[ "$fdsize" -ge $room ] && [ "$fdsize" -le $((2 * room)) ] ||
+		core_fail "the server's fd table has $fdsize slots, expected $room to $((2 * room)) (--max-fds $MAXFDS + 1024)"
 	watch_fds find_all
 	rc=$(cat "$T/find.rc") got=$(wc -l <"$T/find.out") max=$(cat "$T/maxfds")
 	echo "# threads $threads: find listed $got files (rc $rc); server fds: $base at start, at most $max during the walk"
