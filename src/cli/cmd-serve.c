@@ -87,6 +87,12 @@ static const char usage_text[] =
 	"  --inode-file-handles never|prefer|mandatory\n"
 	"                          keep file handles so idle inodes need no open fd (default never)\n"
 	"  --max-fds N             ceiling on inode fds held at once (default: from RLIMIT_NOFILE)\n"
+	"  --locks server|client   who holds POSIX (fcntl) and flock locks taken through the share. server (the\n"
+	"                          default): the server takes them on the host files, so host processes and\n"
+	"                          other mounts see them. client: the client kernel keeps them among its own\n"
+	"                          processes, unseen on the host (virtiofsd's default), and most close(2)s then\n"
+	"                          cost no FLUSH round trip. -o posix_lock|no_posix_lock|flock|no_flock choose\n"
+	"                          for one kind\n"
 	"\n"
 	"Confinement:\n"
 	"  --sandbox namespace|chroot|none   (default namespace)\n"
@@ -94,7 +100,8 @@ static const char usage_text[] =
 	"\n"
 	"  -o KEY[=VALUE],...      virtiofsd's option list: source=DIR, cache=never|auto|always, writeback,\n"
 	"                          no_writeback, xattr, no_xattr (xattrs are served by default),\n"
-	"                          announce_submounts, passthrough, no_passthrough, io_uring, no_io_uring\n"
+	"                          announce_submounts, passthrough, no_passthrough, io_uring, no_io_uring,\n"
+	"                          posix_lock, no_posix_lock, flock, no_flock\n"
 	"\n"
 	"Other:\n"
 	"  --log-level error|warn|info|debug (default warn)\n"
@@ -130,6 +137,7 @@ enum {
 	OPT_VIRTUAL,
 	OPT_CONFIG,
 	OPT_CONTROL,
+	OPT_LOCKS,
 };
 
 struct serve_cli {
@@ -215,6 +223,14 @@ static int parse_o(struct serve_cli *c, char *list)
 			c->o.io_uring = true;
 		} else if (strcmp(k, "no_io_uring") == 0 && !v) {
 			c->o.io_uring = false;
+		} else if (strcmp(k, "posix_lock") == 0 && !v) {
+			c->o.local_posix_locks = false;
+		} else if (strcmp(k, "no_posix_lock") == 0 && !v) {
+			c->o.local_posix_locks = true;
+		} else if (strcmp(k, "flock") == 0 && !v) {
+			c->o.local_flock = false;
+		} else if (strcmp(k, "no_flock") == 0 && !v) {
+			c->o.local_flock = true;
 		} else if (strcmp(k, "announce_submounts") == 0 && !v) {
 			c->o.pt.announce_submounts = true;
 		} else {
@@ -256,6 +272,7 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 		{ "virtual", required_argument, NULL, OPT_VIRTUAL },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "locks", required_argument, NULL, OPT_LOCKS },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -320,6 +337,16 @@ static int parse(struct serve_cli *c, int argc, char **argv)
 			break;
 		case OPT_SUBMOUNTS:
 			c->o.pt.announce_submounts = true;
+			break;
+		case OPT_LOCKS:
+			if (strcmp(optarg, "server") == 0) {
+				c->o.local_posix_locks = c->o.local_flock = false;
+			} else if (strcmp(optarg, "client") == 0) {
+				c->o.local_posix_locks = c->o.local_flock = true;
+			} else {
+				cli_error("--locks: '%s' is not one of server, client", optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_SANDBOX:
 			if (sandbox_mode_parse(optarg, &c->o.sandbox.mode) < 0) {
@@ -597,6 +624,8 @@ static int serve(struct serve_cli *c)
 		.announce_submounts = o->pt.announce_submounts,
 		.passthrough = o->passthrough,
 		.io_uring = o->io_uring,
+		.local_posix_locks = o->local_posix_locks,
+		.local_flock = o->local_flock,
 		.virtio = !o->mountpoint,
 	};
 	struct devfuse *d = NULL;
@@ -672,6 +701,9 @@ static int serve(struct serve_cli *c)
 	 * handle for any inode of the share's file system (see sandbox.h). */
 	o->sandbox.no_file_handles = o->pt.handles == PT_HANDLES_NEVER;
 	o->sandbox.keep_sys_admin = o->passthrough;
+	/* the fds we may hold: the inode fd ceiling and some open files, or the whole limit (sandbox.h) */
+	uint64_t fds = o->pt.max_fds ? (uint64_t)o->pt.max_fds + 1024 : o->sandbox.nofile;
+	o->sandbox.fdtable = (unsigned)MIN(fds, (uint64_t)SANDBOX_FDTABLE_PRESIZE_MAX);
 	r = sandbox_enter(&o->sandbox);
 	if (r < 0) {
 		cli_error("serve: entering the sandbox: %s (try --sandbox chroot or none where namespaces are not "

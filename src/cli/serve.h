@@ -33,6 +33,10 @@ struct serve_opts {
 	bool passthrough;          /* --passthrough / -o passthrough: kernel FUSE passthrough (/dev/fuse only) */
 	bool io_uring; /* --io-uring: /dev/fuse requests through io_uring queues (FUSE over io_uring) */
 	bool wait_reconnect;
+	/* --locks client, -o no_posix_lock / no_flock: the client kernel keeps these locks among its own processes
+	 * (not seen on the host); by default the server takes them on the host files */
+	bool local_posix_locks;
+	bool local_flock;
 	/* confinement */
 	struct sandbox_opts sandbox;
 };

@@ -4,7 +4,7 @@
  * at 7.38 and adapts, an older one gets the reply sizes and argument layouts of its minor (the compat sizes
  * of fs/fuse and libfuse). Features: the FS_CAP_* the client offers, restricted by what proto wants by default
  * and then by the fs's init(); writeback, POSIX ACLs, submounts and passthrough only when proto_opts asks for
- * them.
+ * them; POSIX and flock locks unless proto_opts leaves them to the client kernel.
  *
  * FUSE_PASSTHROUGH is a 7.40 flag, but the client reads it (and max_stack_depth) from any 7.36+ reply with
  * FUSE_INIT_EXT: it does not look at our minor. It is granted only when asked for, when the transport can
@@ -138,6 +138,11 @@ ssize_t proto_do_init(struct proto_req *r)
 		allowed |= FS_CAP_SUBMOUNTS;
 	if (s->backing) /* asked for, and the transport registers backing files (proto_session_new) */
 		allowed |= FS_CAP_PASSTHROUGH;
+	/* locks the command line leaves to the client kernel: it then keeps them among its own processes */
+	if (s->opts.local_posix_locks)
+		allowed &= ~(uint64_t)FS_CAP_POSIX_LOCKS;
+	if (s->opts.local_flock)
+		allowed &= ~(uint64_t)FS_CAP_FLOCK_LOCKS;
 
 	struct fs_conn conn = {
 		.capable = capable & allowed,
@@ -210,6 +215,8 @@ ssize_t proto_do_init(struct proto_req *r)
 	s->dont_mask = caps & FS_CAP_DONT_MASK;
 	s->killpriv_v2 = caps & FS_CAP_HANDLE_KILLPRIV_V2;
 	s->uring = uring;
+	log_info("proto: locks held by the %s (POSIX) and the %s (flock)",
+		 (caps & FS_CAP_POSIX_LOCKS) ? "server" : "client", (caps & FS_CAP_FLOCK_LOCKS) ? "server" : "client");
 	if (s->opts.io_uring)
 		log_info("proto: FUSE over io_uring %s", uring ? "on" : "off: the kernel does not offer it (Linux 6.14+, "
 								   "fuse module parameter enable_uring)");

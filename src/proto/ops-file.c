@@ -45,10 +45,25 @@ static bool wants_kill(const struct proto_req *r, uint32_t flags, uint32_t open_
  * (FOPEN_PASSTHROUGH_MASK) and fails the open with EIO otherwise. Of those we keep only NOFLUSH: KEEP_CACHE
  * and DIRECT_IO are about the client's page cache, which passthrough does not use (the host's page cache is
  * the only cache, also the most coherent one).
+ *
+ * FOPEN_NOFLUSH: a FLUSH (a synchronous round trip at every close(2)) tells the server that a lock owner closed
+ * the file, so it drops the owner's POSIX locks. With POSIX locks left to the client kernel it has nothing to
+ * tell, and the client's own work before it (writing back dirty pages of a shared mapping, the writeback
+ * cache) is not needed either when the open is a passthrough one (mappings go to the backing file) or
+ * read-only (another, writable open's close writes them back); a writable open served through us keeps it.
  */
-static void put_open(struct proto_req *r, size_t off, const struct fs_open *o, int backing_id)
+static bool wants_noflush(const struct proto_session *s, int flags, int backing_id)
+{
+	if (s->caps & (FS_CAP_POSIX_LOCKS | FS_CAP_WRITEBACK_CACHE))
+		return false;
+	return backing_id > 0 || (flags & O_ACCMODE) == O_RDONLY;
+}
+
+static void put_open(struct proto_req *r, size_t off, const struct fs_open *o, int flags, int backing_id)
 {
 	struct proto_open_out oo = { .fh = o->fh, .open_flags = proto_fopen_flags(o->flags) };
+	if (wants_noflush(r->s, flags, backing_id))
+		oo.open_flags |= FOPEN_NOFLUSH;
 	if (backing_id > 0) {
 		oo.open_flags = (oo.open_flags & FOPEN_NOFLUSH) | FOPEN_PASSTHROUGH;
 		oo.backing_id = backing_id;
@@ -81,7 +96,7 @@ ssize_t op_open(struct proto_req *r)
 		FS_CALL_VOID(r->s->fs, release, &r->ctx, r->h.nodeid, o.fh, flags, 0, false);
 		return id;
 	}
-	put_open(r, 0, &o, id);
+	put_open(r, 0, &o, flags, id);
 	return reply_len(sizeof(struct fuse_open_out));
 }
 
@@ -111,7 +126,7 @@ static ssize_t reply_created(struct proto_req *r, int k, const struct fs_entry *
 	}
 	size_t n = proto_entry_out_size(r->s);
 	reply_entry(r, 0, e);
-	put_open(r, n, o, id);
+	put_open(r, n, o, flags, id);
 	return reply_len(n + sizeof(struct fuse_open_out));
 }
 

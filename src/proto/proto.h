@@ -27,6 +27,9 @@ struct proto_opts {
 				   * writeback cache is not granted (the client cannot do both) */
 	bool io_uring;            /* grant FUSE_OVER_IO_URING if offered (the /dev/fuse transport then serves
 				   * requests from io_uring queues: proto_session_uring) */
+	bool local_posix_locks;   /* leave POSIX record locks to the client kernel: FUSE_POSIX_LOCKS is not granted,
+				   * and an open that needs no FLUSH gets FOPEN_NOFLUSH (ops-file.c) */
+	bool local_flock;         /* leave flock(2) locks to the client kernel: FUSE_FLOCK_LOCKS is not granted */
 	bool virtio;              /* the transport is virtio-fs: no notifications, INIT arrives first too */
 	bool borrow_fs;           /* the session does not own fs (vhost-user: one fs, a session per connection) */
 };

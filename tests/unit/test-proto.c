@@ -897,6 +897,85 @@ static void test_no_dont_mask(void)
 	proto_session_free(s);
 }
 
+/* open_flags of the reply to an OPEN with flags (and of a CREATE's open part with flags | O_CREAT) */
+static uint32_t open_reply_flags(struct proto_session *s, uint32_t flags, uint32_t *ret_create)
+{
+	int err;
+	struct fuse_open_in oi = { .flags = flags };
+	rq_begin(&q, FUSE_OPEN, 100);
+	rq_add(&q, &oi, sizeof(oi));
+	send_rq(s, &q, &err);
+	CHECK_EQ(err, 0);
+	struct fuse_open_out oo;
+	memcpy(&oo, payload(), sizeof(oo));
+	struct fuse_create_in ci = { .flags = flags | O_CREAT, .mode = S_IFREG | 0644 };
+	rq_begin(&q, FUSE_CREATE, 1);
+	rq_add(&q, &ci, sizeof(ci));
+	rq_str(&q, "new");
+	send_rq(s, &q, &err);
+	CHECK_EQ(err, 0);
+	struct fuse_open_out co;
+	memcpy(&co, (const char *)payload() + sizeof(struct fuse_entry_out), sizeof(co));
+	*ret_create = co.open_flags;
+	return oo.open_flags;
+}
+
+/*
+ * --locks client: POSIX and flock locks are not granted (each on its own), and an open that needs no FLUSH
+ * (a read-only one here: the mock has no backing files) says so with FOPEN_NOFLUSH; a writable one keeps
+ * FLUSH, and so does every open while the server holds POSIX locks or the writeback cache is on.
+ */
+static void test_local_locks(void)
+{
+	uint32_t c;
+	struct proto_opts po = { .local_posix_locks = true, .local_flock = true };
+	struct proto_session *s = new_session(&po);
+	uint64_t granted = init64(s, ALL_FLAGS);
+	CHECK(!(granted & FUSE_POSIX_LOCKS));
+	CHECK(!(granted & FUSE_FLOCK_LOCKS));
+	CHECK(granted & FUSE_ASYNC_READ); /* the rest as before */
+	/* (the mock's open asks for KEEP_CACHE and DIRECT_IO, its create for nothing) */
+	CHECK_EQ(open_reply_flags(s, O_RDONLY, &c), FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO | FOPEN_NOFLUSH);
+	CHECK_EQ(c, FOPEN_NOFLUSH);
+	CHECK_EQ(open_reply_flags(s, O_RDWR, &c), FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO);
+	CHECK_EQ(c, 0);
+	CHECK_EQ(open_reply_flags(s, O_WRONLY, &c), FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO);
+	proto_session_free(s);
+
+	/* one kind each */
+	po = (struct proto_opts){ .local_flock = true };
+	s = new_session(&po);
+	granted = init64(s, ALL_FLAGS);
+	CHECK(granted & FUSE_POSIX_LOCKS);
+	CHECK(!(granted & FUSE_FLOCK_LOCKS));
+	CHECK_EQ(open_reply_flags(s, O_RDONLY, &c), FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO); /* FLUSH drops POSIX locks */
+	proto_session_free(s);
+	po = (struct proto_opts){ .local_posix_locks = true };
+	s = new_session(&po);
+	granted = init64(s, ALL_FLAGS);
+	CHECK(!(granted & FUSE_POSIX_LOCKS));
+	CHECK(granted & FUSE_FLOCK_LOCKS);
+	CHECK_EQ(open_reply_flags(s, O_RDONLY, &c), FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO | FOPEN_NOFLUSH);
+	proto_session_free(s);
+
+	/* with the writeback cache the client ignores NOFLUSH (it flushes its cache at close): not sent */
+	po = (struct proto_opts){ .local_posix_locks = true, .local_flock = true, .writeback = true };
+	s = new_session(&po);
+	granted = init64(s, ALL_FLAGS);
+	CHECK(granted & FUSE_WRITEBACK_CACHE);
+	CHECK_EQ(open_reply_flags(s, O_RDONLY, &c), FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO);
+	proto_session_free(s);
+
+	/* the default: every open keeps FLUSH */
+	s = new_session(NULL);
+	granted = init64(s, ALL_FLAGS);
+	CHECK(granted & FUSE_POSIX_LOCKS);
+	CHECK(granted & FUSE_FLOCK_LOCKS);
+	CHECK_EQ(open_reply_flags(s, O_RDONLY, &c), FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO);
+	CHECK_EQ(c, 0);
+	proto_session_free(s);
+}
+
 static void test_rooms(void)
 {
 	struct proto_session *s = new_session(NULL);
@@ -924,6 +1003,7 @@ int main(void)
 	proto_session_free(s);
 	test_destroy();
 	test_no_dont_mask();
+	test_local_locks();
 	if (failures) {
 		fprintf(stderr, "test-proto: %d failures\n", failures);
 		return 1;
