@@ -4,7 +4,7 @@
 # ships: bindfs, and libfuse's passthrough_ll example (built here from libfuse3-dev's examples). Prints absolute
 # figures (min and median of N runs) and speed ratios: each target against native, and boxshare against each peer.
 #
-#   bench/fuse-bench.sh [--boxshare PATH] [--runs N] [--quick] [--targets "native boxshare bindfs ptll"]
+#   bench/fuse-bench.sh [--boxshare PATH] [--runs N] [--quick] [--targets "native boxshare boxlc bindfs ptll"]
 #                       [--out DIR]
 #
 # Options as run (say them when you quote the figures):
@@ -13,6 +13,9 @@
 #                   and writes open regular files itself, Linux 6.9+; the server keeps CAP_SYS_ADMIN.
 #                   --io-uring: requests through a queue per CPU, Linux 6.14+; turns on the fuse module's
 #                   enable_uring parameter)
+#   boxlc:          boxshare as above with --locks client: POSIX and flock locks kept by the client kernel, as
+#                   bindfs and passthrough_ll do (neither serves locks), so a close(2) costs no FLUSH round
+#                   trip. The boxshare row keeps the default (locks taken on the host files, FLUSH at close).
 #   bindfs:         bindfs SRC MNT  (its defaults)
 #   passthrough_ll: passthrough_ll -f -o source=SRC -o cache=auto MNT  (multi-threaded, its default)
 # Workloads (every run, targets interleaved so machine noise spreads over all of them, in an order that
@@ -27,7 +30,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BOXSHARE=${BOXSHARE:-$HERE/../build/src/cli/boxshare}
 RUNS=5
-TARGETS="native boxshare bindfs ptll"
+TARGETS="native boxshare boxlc bindfs ptll"
 OUT=$HERE/out
 QUICK=0
 BOX_THREADS=${BOX_THREADS:-4}
@@ -38,7 +41,7 @@ while [ $# -gt 0 ]; do
 	--targets) TARGETS=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--quick) QUICK=1; shift ;;
-	-h|--help) sed -n '3,24p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,27p' "$0"; exit 0 ;;
 	*) echo "fuse-bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -52,7 +55,7 @@ die() { echo "fuse-bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (FUSE mounts, drop_caches)"
 for t in fio tar cc pkg-config; do command -v $t >/dev/null || die "$t is not installed"; done
 case " $TARGETS " in *" bindfs "*) command -v bindfs >/dev/null || die "bindfs is not installed (apt-get install bindfs)" ;; esac
-case " $TARGETS " in *" boxshare "*) [ -x "$BOXSHARE" ] || die "no boxshare at $BOXSHARE (--boxshare PATH)" ;; esac
+case " $TARGETS " in *" boxshare "*|*" boxlc "*) [ -x "$BOXSHARE" ] || die "no boxshare at $BOXSHARE (--boxshare PATH)" ;; esac
 EXAMPLES=/usr/share/doc/libfuse3-dev/examples
 
 W=$(mktemp -d /tmp/fuse-bench.XXXXXX)
@@ -99,6 +102,10 @@ for t in $TARGETS; do
 	boxshare)
 		# shellcheck disable=SC2086
 		"$BOXSHARE" serve --source "$W/src-$t" --mount "$W/mnt-$t" $BOX_FLAGS >"$W/boxshare.log" 2>&1 &
+		PIDS[$t]=$! ;;
+	boxlc)
+		# shellcheck disable=SC2086
+		"$BOXSHARE" serve --source "$W/src-$t" --mount "$W/mnt-$t" $BOX_FLAGS --locks client >"$W/boxlc.log" 2>&1 &
 		PIDS[$t]=$! ;;
 	bindfs)
 		bindfs -f "$W/src-$t" "$W/mnt-$t" >"$W/bindfs.log" 2>&1 &
@@ -201,19 +208,23 @@ for r in $(seq "$RUNS"); do
 done
 
 # a fallback the server logged (e.g. passthrough refused by the kernel) changes what was measured: say it
-[ -s "$W/boxshare.log" ] && sed 's/^/# boxshare logged: /' "$W/boxshare.log" | head -5 >&2
+for t in boxshare boxlc; do
+	[ -s "$W/$t.log" ] && sed "s/^/# $t logged: /" "$W/$t.log" | head -5 >&2
+done
 mkdir -p "$OUT"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 cp "$RAW" "$OUT/fuse-bench-$stamp.tsv"
 {
 	echo "# fuse-bench $stamp: $RUNS runs, $(nproc) CPUs, kernel $(uname -r)"
-	echo "# boxshare: serve $BOX_FLAGS; bindfs: defaults; passthrough_ll: -o cache=auto (multi-threaded)"
+	echo "# boxshare: serve $BOX_FLAGS; boxlc: the same with --locks client; bindfs: defaults; passthrough_ll: -o cache=auto (multi-threaded)"
 	echo "# figures: best / median of the runs (best: the min time, the max rate); s: lower is better, MiB/s and IOPS: higher"
-	echo "# ratios (of medians) are speeds: x/native (1.00 = native speed), box/peer (>1: boxshare is faster)"
+	echo "# ratios (of medians) are speeds: x/native (1.00 = native speed), box*/peer (>1: that boxshare row is faster)"
 	awk -F'\t' -v targets="$TARGETS" '
 	function sortn(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
 	function med(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 	function speed(v, unit) { return unit == "s" ? (v > 0 ? 1 / v : 0) : v }
+	function isbox(t) { return t ~ /^box/ }
+	function ispeer(t) { return t != "native" && !isbox(t) }
 	{ k = $2; if (!(k in seen)) { seen[k] = 1; order[++nw] = k; unit[k] = $3 }
 	  if ($4 == "fail") { fails[$1, k]++; next }
 	  n = ++cnt[$1, k]; val[$1, k, n] = $4 }
@@ -222,7 +233,8 @@ cp "$RAW" "$OUT/fuse-bench-$stamp.tsv"
 		printf "%-30s %-5s", "workload", "unit"
 		for (i = 1; i <= nt; i++) printf " %21s", T[i] " best/med"
 		for (i = 1; i <= nt; i++) if (T[i] != "native") printf " %9s", T[i] "/nat"
-		for (i = 1; i <= nt; i++) if (T[i] != "native" && T[i] != "boxshare") printf " %9s", "box/" T[i]
+		for (b = 1; b <= nt; b++) if (isbox(T[b])) for (i = 1; i <= nt; i++) if (ispeer(T[i]))
+			printf " %12s", (T[b] == "boxshare" ? "box" : T[b]) "/" T[i]
 		printf "\n"
 		for (w = 1; w <= nw; w++) {
 			k = order[w]; printf "%-30s %-5s", k, unit[k]
@@ -239,9 +251,9 @@ cp "$RAW" "$OUT/fuse-bench-$stamp.tsv"
 			for (i = 1; i <= nt; i++) if (T[i] != "native") {
 				sn = speed(M["native"], unit[k]); st = speed(M[T[i]], unit[k])
 				if (sn && st) printf " %9.2f", st / sn; else printf " %9s", "-" }
-			for (i = 1; i <= nt; i++) if (T[i] != "native" && T[i] != "boxshare") {
-				sp = speed(M[T[i]], unit[k]); sb = speed(M["boxshare"], unit[k])
-				if (sp && sb) printf " %9.2f", sb / sp; else printf " %9s", "-" }
+			for (b = 1; b <= nt; b++) if (isbox(T[b])) for (i = 1; i <= nt; i++) if (ispeer(T[i])) {
+				sp = speed(M[T[i]], unit[k]); sb = speed(M[T[b]], unit[k])
+				if (sp && sb) printf " %12.2f", sb / sp; else printf " %12s", "-" }
 			printf "\n"
 		}
 	}' "$RAW"

@@ -6,7 +6,7 @@
 # fuse-bench.sh's shared /tmp makes the create line depend on which target ran before). Same targets and
 # options as fuse-bench.sh; prints every run, then best/median and ratios.
 #
-#   bench/meta-fresh.sh [--boxshare PATH] [--runs N] [--files N] [--targets "native boxshare bindfs"]
+#   bench/meta-fresh.sh [--boxshare PATH] [--runs N] [--files N] [--targets "native boxshare boxlc bindfs"]
 #
 # Workloads per run and target: create N files, stat N other files cold (caches dropped), read those N 4 KiB
 # files cold, unlink the N created files. Needs root, mkfs.ext4, losetup (mount -o loop), bindfs, a C compiler.
@@ -16,7 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BOXSHARE=$HERE/../build/src/cli/boxshare
 RUNS=5
 FILES=10000
-TARGETS="native boxshare bindfs"
+TARGETS="native boxshare boxlc bindfs"
 BOX_THREADS=${BOX_THREADS:-4}
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -34,7 +34,7 @@ die() { echo "meta-fresh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (loop mounts, FUSE mounts, drop_caches)"
 for t in mkfs.ext4 cc; do command -v $t >/dev/null || die "$t is not installed"; done
 case " $TARGETS " in *" bindfs "*) command -v bindfs >/dev/null || die "bindfs is not installed" ;; esac
-case " $TARGETS " in *" boxshare "*) [ -x "$BOXSHARE" ] || die "no boxshare at $BOXSHARE" ;; esac
+case " $TARGETS " in *" boxshare "*|*" boxlc "*) [ -x "$BOXSHARE" ] || die "no boxshare at $BOXSHARE" ;; esac
 
 W=$(mktemp -d /tmp/meta-fresh.XXXXXX)
 FS=$W/fs
@@ -66,6 +66,10 @@ run_one() {
 	boxshare)
 		# shellcheck disable=SC2086
 		"$BOXSHARE" serve --source "$FS/src" --mount "$FS/mnt" $BOX_FLAGS >"$W/boxshare.log" 2>&1 &
+		PID=$! dir=$FS/mnt ;;
+	boxlc) # as fuse-bench.sh: locks kept by the client kernel, as the peers do
+		# shellcheck disable=SC2086
+		"$BOXSHARE" serve --source "$FS/src" --mount "$FS/mnt" $BOX_FLAGS --locks client >"$W/boxlc.log" 2>&1 &
 		PID=$! dir=$FS/mnt ;;
 	bindfs)
 		bindfs -f "$FS/src" "$FS/mnt" >"$W/bindfs.log" 2>&1 &
@@ -108,7 +112,7 @@ for run in $(seq "$RUNS"); do
 done
 
 echo "# meta-fresh $(date -u +%Y%m%dT%H%M%SZ): $RUNS runs, $FILES files, each target on a new ext4 image per run"
-echo "# boxshare: serve $BOX_FLAGS; bindfs: defaults. Seconds, best/median; ratios of medians as speeds"
+echo "# boxshare: serve $BOX_FLAGS; boxlc: the same with --locks client; bindfs: defaults. Seconds, best/median; ratios of medians as speeds"
 python3 - "$RAW" $TARGETS <<'EOF'
 import collections, statistics, sys
 raw, targets = sys.argv[1], sys.argv[2:]
@@ -120,9 +124,10 @@ for line in open(raw):
     if w not in work:
         work.append(w)
 head = f"{'workload':28}" + ''.join(f"{t + ' best/med':>22}" for t in targets)
-peers = [t for t in targets if t not in ('native', 'boxshare')]
-if 'boxshare' in targets:
-    head += ''.join(f"{'box/' + p:>12}" for p in peers)
+boxes = [t for t in targets if t.startswith('box')]
+peers = [t for t in targets if t != 'native' and t not in boxes]
+for b in boxes:
+    head += ''.join(f"{('box' if b == 'boxshare' else b) + '/' + p:>14}" for p in peers)
 print(head)
 for w in work:
     row = f"{w:28}"
@@ -134,7 +139,7 @@ for w in work:
             row += f"{min(v):>11.3f}/{med[t]:<10.3f}"
         else:
             row += f"{'-':>22}"
-    if 'boxshare' in med:
-        row += ''.join(f"{med[p] / med['boxshare']:>12.2f}" if p in med else f"{'-':>12}" for p in peers)
+    for b in boxes:
+        row += ''.join(f"{med[p] / med[b]:>14.2f}" if p in med and b in med else f"{'-':>14}" for p in peers)
     print(row)
 EOF
