@@ -58,6 +58,40 @@ core_cleanup() {
 
 core_is_mounted() { grep -q " $MNT fuse" /proc/self/mounts; }
 
+# The requests the client sends to the mounted server, seen by the fuse:fuse_request_send tracepoint in a
+# trace instance of our own. core_trace_init: 0 when requests can be counted here, else it says why and
+# returns 1 (it takes CORE_EXIT_HOOK to remove the instance). core_trace_start: count the requests of the
+# mount at $MNT from now on. core_trace_count REGEX: how many requests whose opcode name (FUSE_READ...)
+# matches REGEX were sent since the start or the last count. core_trace_stop: stop counting.
+CORE_TRACE=
+core_trace_init() {
+	local tr=/sys/kernel/tracing
+	[ -d $tr/events ] || mount -t tracefs nodev $tr 2>/dev/null
+	if [ ! -d $tr/events/fuse/fuse_request_send ] || ! mkdir "$tr/instances/boxshare.$$" 2>/dev/null; then
+		echo "# no fuse tracepoint or trace instance here: requests are not counted"
+		return 1
+	fi
+	CORE_TRACE=$tr/instances/boxshare.$$
+	CORE_EXIT_HOOK=core_trace_remove
+}
+core_trace_remove() {
+	echo 0 >"$CORE_TRACE/events/fuse/fuse_request_send/enable" 2>/dev/null
+	rmdir "$CORE_TRACE" 2>/dev/null
+}
+core_trace_start() {
+	local dev=$(( ($(stat -c %Hd "$MNT") << 20) | $(stat -c %Ld "$MNT") ))
+	echo "connection == $dev" >"$CORE_TRACE/events/fuse/fuse_request_send/filter"
+	: >"$CORE_TRACE/trace"
+	echo 1 >"$CORE_TRACE/events/fuse/fuse_request_send/enable"
+}
+core_trace_count() {
+	local n
+	n=$(grep -cE "\(($1)\)" "$CORE_TRACE/trace")
+	: >"$CORE_TRACE/trace"
+	echo "$n"
+}
+core_trace_stop() { echo 0 >"$CORE_TRACE/events/fuse/fuse_request_send/enable"; }
+
 # core_mount FLAGS...: serve $SHARE at $MNT with FLAGS; waits for the mount (10 s at most).
 core_mount() {
 	SERVE_LOG=$T/serve.$(date +%s%N).log

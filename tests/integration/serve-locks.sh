@@ -133,41 +133,25 @@ case $out in *"--locks: 'host' is not one of server, client"*) ;; *) core_fail "
 core_is_mounted && core_fail "--locks host: something was mounted"
 
 # -- FLUSH requests: counted at the client (tracepoint), per configuration
-TR=/sys/kernel/tracing
-[ -d $TR/events ] || mount -t tracefs nodev $TR 2>/dev/null
-if [ ! -d $TR/events/fuse/fuse_request_send ] || ! mkdir "$TR/instances/bxlk.$$" 2>/dev/null; then
-	echo "# no fuse tracepoint or trace instance here: FLUSH requests not counted"
+if ! core_trace_init; then
 	core_finish
 	exit 0
 fi
-INST=$TR/instances/bxlk.$$
-cleanup_trace() { echo 0 >"$INST/events/fuse/fuse_request_send/enable" 2>/dev/null; rmdir "$INST" 2>/dev/null; }
-CORE_EXIT_HOOK=cleanup_trace
-
 # flushes FLAGS...: mount with FLAGS, then read 20 files (read-only opens) and write 20 new ones (writable
 # opens); sets READ_FLUSHES and WRITE_FLUSHES to the FLUSH requests each sent
-count_flush() {
-	local n
-	n=$(grep -c "(FUSE_FLUSH)" "$INST/trace")
-	: >"$INST/trace"
-	echo "$n"
-}
 flushes() {
-	local i dev
+	local i
 	rm -rf "$SHARE/fl" && mkdir "$SHARE/fl"
 	for i in $(seq 20); do printf 'r%s\n' "$i" >"$SHARE/fl/r$i"; done
 	core_mount "$@"
-	dev=$(( ($(stat -c %Hd "$MNT") << 20) | $(stat -c %Ld "$MNT") ))
-	echo "connection == $dev" >"$INST/events/fuse/fuse_request_send/filter"
-	: >"$INST/trace"
-	echo 1 >"$INST/events/fuse/fuse_request_send/enable"
+	core_trace_start
 	for i in $(seq 20); do
 		[ "$(cat "$MNT/fl/r$i")" = "r$i" ] || core_fail "$*: read r$i through the mount"
 	done
-	READ_FLUSHES=$(count_flush)
+	READ_FLUSHES=$(core_trace_count FUSE_FLUSH)
 	for i in $(seq 20); do printf 'w%s\n' "$i" >"$MNT/fl/w$i"; done
-	WRITE_FLUSHES=$(count_flush)
-	echo 0 >"$INST/events/fuse/fuse_request_send/enable"
+	WRITE_FLUSHES=$(core_trace_count FUSE_FLUSH)
+	core_trace_stop
 	for i in $(seq 20); do
 		[ "$(cat "$SHARE/fl/w$i")" = "w$i" ] || core_fail "$*: w$i written through the mount is not on the host"
 	done

@@ -136,33 +136,23 @@ else
 fi
 
 # -- no FUSE_READ/FUSE_WRITE for I/O on an open passthrough file (tracepoint), and some without passthrough
-TR=/sys/kernel/tracing
-[ -d $TR/events ] || mount -t tracefs nodev $TR 2>/dev/null
-if [ ! -d $TR/events/fuse/fuse_request_send ] || ! mkdir "$TR/instances/bxpt.$$" 2>/dev/null; then
-	echo "# no fuse tracepoint or trace instance here: request counts not checked"
+if ! core_trace_init; then
 	core_finish
 	exit 0
 fi
-INST=$TR/instances/bxpt.$$
-cleanup_trace() { echo 0 >"$INST/events/fuse/fuse_request_send/enable" 2>/dev/null; rmdir "$INST" 2>/dev/null; }
-CORE_EXIT_HOOK=cleanup_trace
 
 # io_requests FLAGS...: mount, open a 4 MiB file once, read it all and write 1 MiB through that fd, and print
 # how many FUSE_READ + FUSE_WRITE requests the client sent for it, in $COUNT.
 io_requests() {
 	core_mount "$@"
-	local dev
-	dev=$(( ($(stat -c %Hd "$MNT") << 20) | $(stat -c %Ld "$MNT") ))
 	dd if=/dev/urandom of="$SHARE/io" bs=1M count=4 status=none
-	echo "connection == $dev" >"$INST/events/fuse/fuse_request_send/filter"
-	: >"$INST/trace"
-	echo 1 >"$INST/events/fuse/fuse_request_send/enable"
+	core_trace_start
 	exec 4<>"$MNT/io"
 	cat <&4 >/dev/null
 	dd if=/dev/zero bs=1M count=1 status=none >&4
 	exec 4>&-
-	echo 0 >"$INST/events/fuse/fuse_request_send/enable"
-	COUNT=$(grep -cE "\((FUSE_READ|FUSE_WRITE)\)" "$INST/trace")
+	core_trace_stop
+	COUNT=$(core_trace_count "FUSE_READ|FUSE_WRITE")
 	core_umount
 }
 io_requests --passthrough --cache always
