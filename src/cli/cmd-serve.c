@@ -196,44 +196,45 @@ static int set_cache(struct serve_cli *c, const char *flag, const char *v)
 /* virtiofsd's legacy -o list. Only keys we honour; anything else is an error, not a silent no-op. */
 static int parse_o(struct serve_cli *c, char *list)
 {
+	/* the switches: KEY sets the flag to on, no_KEY to !on (for the lock keys "on" means server-held) */
+	const struct {
+		const char *key;
+		bool *flag;
+		bool on;
+	} sw[] = {
+		{ "writeback", &c->o.pt.writeback, true },
+		{ "xattr", &c->o.pt.xattr, true },
+		{ "passthrough", &c->o.passthrough, true },
+		{ "io_uring", &c->o.io_uring, true },
+		{ "posix_lock", &c->o.local_posix_locks, false },
+		{ "flock", &c->o.local_flock, false },
+	};
 	char *save = NULL;
 	for (char *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(k, '=');
 		const char *v = eq ? eq + 1 : NULL;
 		if (eq)
 			*eq = 0;
-		if (strcmp(k, "source") == 0 && v && *v)
+		bool done = false;
+		if (strcmp(k, "source") == 0 && v && *v) {
 			c->o.source = v;
-		else if (strcmp(k, "cache") == 0 && v) {
+			done = true;
+		} else if (strcmp(k, "cache") == 0 && v) {
 			if (set_cache(c, "-o cache", v) < 0)
 				return -EINVAL;
-		} else if (strcmp(k, "writeback") == 0 && !v) {
-			c->o.pt.writeback = true;
-		} else if (strcmp(k, "no_writeback") == 0 && !v) {
-			c->o.pt.writeback = false;
-		} else if (strcmp(k, "xattr") == 0 && !v) {
-			c->o.pt.xattr = true;
-		} else if (strcmp(k, "no_xattr") == 0 && !v) {
-			c->o.pt.xattr = false;
-		} else if (strcmp(k, "passthrough") == 0 && !v) {
-			c->o.passthrough = true;
-		} else if (strcmp(k, "no_passthrough") == 0 && !v) {
-			c->o.passthrough = false;
-		} else if (strcmp(k, "io_uring") == 0 && !v) {
-			c->o.io_uring = true;
-		} else if (strcmp(k, "no_io_uring") == 0 && !v) {
-			c->o.io_uring = false;
-		} else if (strcmp(k, "posix_lock") == 0 && !v) {
-			c->o.local_posix_locks = false;
-		} else if (strcmp(k, "no_posix_lock") == 0 && !v) {
-			c->o.local_posix_locks = true;
-		} else if (strcmp(k, "flock") == 0 && !v) {
-			c->o.local_flock = false;
-		} else if (strcmp(k, "no_flock") == 0 && !v) {
-			c->o.local_flock = true;
+			done = true;
 		} else if (strcmp(k, "announce_submounts") == 0 && !v) {
 			c->o.pt.announce_submounts = true;
-		} else {
+			done = true;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(sw) && !done && !v; i++) {
+			bool neg = strncmp(k, "no_", 3) == 0;
+			if (strcmp(neg ? k + 3 : k, sw[i].key) == 0) {
+				*sw[i].flag = neg ? !sw[i].on : sw[i].on;
+				done = true;
+			}
+		}
+		if (!done) {
 			cli_error("-o: unknown or malformed option '%s%s%s'", k, v ? "=" : "", v ? v : "");
 			return -EINVAL;
 		}
